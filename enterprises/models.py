@@ -1,0 +1,235 @@
+"""Enterprises, the products they make, their risk events and their derived supervision state."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from jiaxing_qs.rules import RuleVersion
+from products.models import Grade, Product
+from regions.models import Level, Region
+
+from .validators import validate_uscc
+
+
+class RiskClass(models.TextChoices):
+    RISK = "risk", _("risk enterprise")
+    NON_RISK = "non_risk", _("non-risk enterprise")
+
+
+class Category(models.TextChoices):
+    """Supervision category (监管类别), ordered from most to least supervision."""
+
+    TIGHTENED = "tightened", _("tightened supervision")
+    ROUTINE = "routine", _("routine supervision")
+    RESPONSIBILITY = "responsibility", _("responsibility supervision")
+    CREDIT = "credit", _("credit supervision")
+
+
+CODE_COLOURS = {
+    Category.TIGHTENED: "red",
+    Category.ROUTINE: "yellow",
+    Category.RESPONSIBILITY: "blue",
+    Category.CREDIT: "green",
+}
+KEY_SUPERVISED = (Category.TIGHTENED, Category.ROUTINE)
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", _("active")
+    CLOSED = "closed", _("closed")
+
+
+class Enterprise(models.Model):
+    credit_code = models.CharField(_("unified social credit code"), max_length=18, unique=True, validators=[validate_uscc])
+    name = models.CharField(_("name"), max_length=200, db_index=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    town = models.ForeignKey(
+        Region,
+        verbose_name=_("town / street"),
+        on_delete=models.PROTECT,
+        related_name="enterprises",
+        limit_choices_to={"level": Level.TOWN},
+    )
+    lat = models.FloatField(_("latitude"), null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    lon = models.FloatField(_("longitude"), null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)])
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    is_demo = models.BooleanField(_("demo data"), default=False, help_text=_("Synthetic record made by seed_demo."))
+    # Derived by the pipeline; never edited by hand.
+    risk_class = models.CharField(
+        _("risk class"), max_length=10, choices=RiskClass.choices, default=RiskClass.NON_RISK, editable=False, db_index=True
+    )
+    max_grade = models.PositiveSmallIntegerField(_("highest product grade"), choices=Grade.choices, null=True, blank=True, editable=False)
+    category = models.CharField(
+        _("supervision category"), max_length=20, choices=Category.choices, null=True, blank=True, editable=False, db_index=True
+    )
+    classified_at = models.DateTimeField(_("classified at"), null=True, blank=True, editable=False)
+    products = models.ManyToManyField(Product, through="EnterpriseProduct", related_name="enterprises", verbose_name=_("products made"))
+
+    class Meta:
+        verbose_name = _("enterprise")
+        verbose_name_plural = _("enterprises")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.town_id and self.town.level != Level.TOWN:
+            raise ValidationError({"town": _("Choose a town or street, not a %(level)s.") % {"level": self.town.get_level_display()}})
+
+    @property
+    def code_colour(self) -> str | None:
+        """The colour of the enterprise's quality code (一码), given by its supervision category."""
+        return CODE_COLOURS.get(self.category)
+
+
+class EnterpriseProduct(models.Model):
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="made")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="makers")
+    licence_number = models.CharField(_("licence or CCC certificate number"), max_length=60, blank=True)
+    licence_expiry = models.DateField(_("licence valid until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("product made")
+        verbose_name_plural = _("products made")
+        constraints = [models.UniqueConstraint(fields=["enterprise", "product"], name="one_row_per_enterprise_product")]
+
+    def __str__(self):
+        return f"{self.enterprise} · {self.product.name}"
+
+    def clean(self):
+        if self.licence_expiry and not self.licence_number:
+            raise ValidationError({"licence_number": _("An expiry date needs the licence or certificate number.")})
+
+
+class RiskEventKind(models.TextChoices):
+    NONCONFORMING_SPOT_CHECK = "nonconforming", _("non-conforming spot check")
+    OVERDUE_RECTIFICATION = "overdue_rectification", _("rectification overdue")
+    FAILED_REINSPECTION = "failed_reinspection", _("failed re-inspection")
+    VERIFIED_COMPLAINT = "complaint", _("verified complaint")
+    INCIDENT = "incident", _("quality-safety incident")
+    RECALL = "recall", _("defect recall")
+    PENALTY = "penalty", _("administrative penalty on product quality")
+    LICENCE_PROBLEM = "licence", _("licence or CCC problem")
+
+
+# Events counted as incidents in the quality-safety index.
+INCIDENT_KINDS = (RiskEventKind.VERIFIED_COMPLAINT, RiskEventKind.INCIDENT, RiskEventKind.RECALL)
+
+
+class RiskEvent(models.Model):
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="risk_events")
+    kind = models.CharField(_("kind"), max_length=30, choices=RiskEventKind.choices)
+    occurred_on = models.DateField(_("date"), db_index=True)
+    source_ref = models.CharField(_("source reference"), max_length=100, help_text=_("Case, report or result number the event comes from."))
+    product = models.ForeignKey(Product, verbose_name=_("product"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    is_demo = models.BooleanField(_("demo data"), default=False)
+
+    class Meta:
+        verbose_name = _("risk event")
+        verbose_name_plural = _("risk events")
+        ordering = ["-occurred_on"]
+        constraints = [models.UniqueConstraint(fields=["enterprise", "kind", "source_ref"], name="one_event_per_source")]
+        indexes = [models.Index(fields=["enterprise", "occurred_on"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.occurred_on} ({self.source_ref})"
+
+
+class ReasonKind(models.TextChoices):
+    """Why an enterprise is a risk enterprise: its risk events, plus its licence state."""
+
+    NONCONFORMING_SPOT_CHECK = RiskEventKind.NONCONFORMING_SPOT_CHECK.value, RiskEventKind.NONCONFORMING_SPOT_CHECK.label
+    OVERDUE_RECTIFICATION = RiskEventKind.OVERDUE_RECTIFICATION.value, RiskEventKind.OVERDUE_RECTIFICATION.label
+    FAILED_REINSPECTION = RiskEventKind.FAILED_REINSPECTION.value, RiskEventKind.FAILED_REINSPECTION.label
+    VERIFIED_COMPLAINT = RiskEventKind.VERIFIED_COMPLAINT.value, RiskEventKind.VERIFIED_COMPLAINT.label
+    INCIDENT = RiskEventKind.INCIDENT.value, RiskEventKind.INCIDENT.label
+    RECALL = RiskEventKind.RECALL.value, RiskEventKind.RECALL.label
+    PENALTY = RiskEventKind.PENALTY.value, RiskEventKind.PENALTY.label
+    LICENCE_PROBLEM = RiskEventKind.LICENCE_PROBLEM.value, RiskEventKind.LICENCE_PROBLEM.label
+    LICENCE_MISSING = "licence_missing", _("licence or CCC certificate missing")
+    LICENCE_EXPIRED = "licence_expired", _("licence or CCC certificate expired")
+
+
+class RiskReason(models.Model):
+    """One reason an enterprise is classed as risk, rebuilt by the classification rule (kept, not guessed)."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="risk_reasons")
+    kind = models.CharField(_("reason"), max_length=30, choices=ReasonKind.choices)
+    count = models.PositiveIntegerField(_("occurrences"))
+    last_on = models.DateField(_("latest"), null=True)
+
+    class Meta:
+        verbose_name = _("risk reason")
+        verbose_name_plural = _("risk reasons")
+        constraints = [models.UniqueConstraint(fields=["enterprise", "kind"], name="one_reason_row_per_kind")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} × {self.count}"
+
+
+ratio = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+category_field = {"max_length": 20, "choices": Category.choices}
+
+
+class SupervisionPolicy(RuleVersion):
+    """The classification window, the grade × class category table, draw ratios and colour multipliers."""
+
+    risk_window_years = models.PositiveSmallIntegerField(_("risk window (years)"), default=3, validators=[MinValueValidator(1)])
+    high_risk = models.CharField(_("high grade × risk"), default=Category.TIGHTENED, **category_field)
+    high_non_risk = models.CharField(_("high grade × non-risk"), default=Category.ROUTINE, **category_field)
+    medium_risk = models.CharField(_("medium grade × risk"), default=Category.ROUTINE, **category_field)
+    medium_non_risk = models.CharField(_("medium grade × non-risk"), default=Category.RESPONSIBILITY, **category_field)
+    low_risk = models.CharField(_("low grade × risk"), default=Category.RESPONSIBILITY, **category_field)
+    low_non_risk = models.CharField(_("low grade × non-risk"), default=Category.CREDIT, **category_field)
+    ratio_tightened = models.DecimalField(
+        _("yearly draw ratio: tightened (%)"), max_digits=5, decimal_places=2, default=Decimal("100"), validators=ratio
+    )
+    ratio_routine = models.DecimalField(
+        _("yearly draw ratio: routine (%)"), max_digits=5, decimal_places=2, default=Decimal("30"), validators=ratio
+    )
+    ratio_responsibility = models.DecimalField(
+        _("yearly draw ratio: responsibility (%)"), max_digits=5, decimal_places=2, default=Decimal("10"), validators=ratio
+    )
+    ratio_credit = models.DecimalField(
+        _("yearly draw ratio: credit (%)"), max_digits=5, decimal_places=2, default=Decimal("3"), validators=ratio
+    )
+    visits_tightened = models.PositiveSmallIntegerField(_("routine visits a year: tightened"), default=4)
+    visits_routine = models.PositiveSmallIntegerField(_("routine visits a year: routine"), default=1)
+    visits_responsibility = models.PositiveSmallIntegerField(_("routine visits a year: responsibility"), default=0)
+    visits_credit = models.PositiveSmallIntegerField(_("routine visits a year: credit"), default=0)
+    multiplier_red = models.DecimalField(
+        _("draw multiplier in red regions"), max_digits=4, decimal_places=2, default=Decimal("1.5"), validators=[MinValueValidator(0)]
+    )
+    multiplier_orange = models.DecimalField(
+        _("draw multiplier in orange regions"), max_digits=4, decimal_places=2, default=Decimal("1.2"), validators=[MinValueValidator(0)]
+    )
+    multiplier_yellow = models.DecimalField(
+        _("draw multiplier in yellow regions"), max_digits=4, decimal_places=2, default=Decimal("1.0"), validators=[MinValueValidator(0)]
+    )
+    multiplier_green = models.DecimalField(
+        _("draw multiplier in green regions"), max_digits=4, decimal_places=2, default=Decimal("0.8"), validators=[MinValueValidator(0)]
+    )
+
+    class Meta(RuleVersion.Meta):
+        verbose_name = _("supervision policy")
+        verbose_name_plural = _("supervision policies")
+
+    def __str__(self):
+        return f"{self.risk_window_years}y · {self.ratio_tightened}/{self.ratio_routine}/{self.ratio_responsibility}/{self.ratio_credit}%"
+
+    def category_for(self, grade: int | None, risk_class: str) -> str:
+        """The grade × class table; an enterprise with no graded product counts as low grade."""
+        level = {Grade.HIGH: "high", Grade.MEDIUM: "medium"}.get(grade, "low")
+        suffix = "risk" if risk_class == RiskClass.RISK else "non_risk"
+        return getattr(self, f"{level}_{suffix}")
+
+    def draw_ratio(self, category: str, region_colour: str | None = None) -> Decimal:
+        """Yearly share of a category drawn for spot checks, scaled by the region's colour, capped at 100%."""
+        base = getattr(self, f"ratio_{category}")
+        multiplier = getattr(self, f"multiplier_{region_colour}", Decimal("1"))
+        return min(Decimal("100"), base * multiplier)

@@ -1,0 +1,105 @@
+"""Enterprise rules: classing (企业分类) with kept reasons, and supervision categories (监管类别判定)."""
+
+import datetime as dt
+
+from django.db import connection, transaction
+from django.db.models import Case, Exists, IntegerField, Max, OuterRef, Q, Subquery, Value, When
+from django.utils import timezone
+
+from products.models import Grade, LicenceType, Product
+from regions.periods import years_before
+
+from .models import Category, Enterprise, EnterpriseProduct, ReasonKind, RiskClass, RiskEvent, RiskReason, SupervisionPolicy
+
+
+def risk_window(as_of: dt.date, policy: SupervisionPolicy) -> tuple[dt.date, dt.date]:
+    """The dates (inclusive) whose risk events count: the ``risk_window_years`` years ending on ``as_of``."""
+    return years_before(as_of, policy.risk_window_years), as_of
+
+
+def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy) -> None:
+    """Replace every enterprise's reasons with those in force on ``as_of``: two INSERT … SELECT statements."""
+    start, end = risk_window(as_of, policy)
+    reasons = RiskReason._meta.db_table
+    events = RiskEvent._meta.db_table
+    made = EnterpriseProduct._meta.db_table
+    products = Product._meta.db_table
+    licence_kind = f"CASE WHEN m.licence_number = '' THEN '{ReasonKind.LICENCE_MISSING}' ELSE '{ReasonKind.LICENCE_EXPIRED}' END"
+    RiskReason.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {reasons} (enterprise_id, kind, count, last_on) "
+            f"SELECT e.enterprise_id, e.kind, COUNT(*), MAX(e.occurred_on) FROM {events} e "
+            f"WHERE e.occurred_on >= %s AND e.occurred_on <= %s GROUP BY e.enterprise_id, e.kind",
+            [start, end],
+        )
+        cursor.execute(
+            f"INSERT INTO {reasons} (enterprise_id, kind, count, last_on) "
+            f"SELECT m.enterprise_id, {licence_kind}, COUNT(*), MAX(m.licence_expiry) "
+            f"FROM {made} m JOIN {products} p ON p.id = m.product_id "
+            f"WHERE p.licence_type <> %s AND (m.licence_number = '' OR m.licence_expiry < %s) "
+            f"GROUP BY m.enterprise_id, {licence_kind}",
+            [LicenceType.NONE.value, as_of],
+        )
+
+
+@transaction.atomic
+def enterprises_classify(*, as_of: dt.date, policy: SupervisionPolicy | None = None) -> dict:
+    """企业分类: an enterprise is a risk enterprise when, within the risk window ending on ``as_of``, it had
+    any risk event (non-conforming spot check, overdue rectification or failed re-inspection, verified
+    complaint, incident, recall, penalty, licence problem), or it makes a product needing a production
+    licence / CCC certificate whose number is missing or whose validity has expired. Otherwise non-risk.
+
+    The reasons are kept per enterprise (RiskReason). A fixed handful of statements for any number of
+    enterprises; running it again changes nothing.
+    """
+    policy = policy or SupervisionPolicy.in_force()
+    _rebuild_risk_reasons(as_of, policy)
+    has_reason = Exists(RiskReason.objects.filter(enterprise=OuterRef("pk")))
+    now = timezone.now()
+    became_risk = (
+        Enterprise.objects.filter(has_reason).exclude(risk_class=RiskClass.RISK).update(risk_class=RiskClass.RISK, classified_at=now)
+    )
+    became_non_risk = Enterprise.objects.filter(~has_reason, risk_class=RiskClass.RISK).update(
+        risk_class=RiskClass.NON_RISK, classified_at=now
+    )
+    risk_total = Enterprise.objects.filter(risk_class=RiskClass.RISK).count()
+    return {
+        "as_of": as_of.isoformat(),
+        "became_risk": became_risk,
+        "became_non_risk": became_non_risk,
+        "risk_enterprises": risk_total,
+        "message": f"{became_risk} enterprises became risk, {became_non_risk} became non-risk ({risk_total} risk in all)",
+    }
+
+
+def category_expression(policy: SupervisionPolicy):
+    """The grade × class table as one SQL CASE over ``max_grade`` and ``risk_class``."""
+    cells = []
+    for grade in (Grade.HIGH, Grade.MEDIUM, Grade.LOW):
+        for risk_class in (RiskClass.RISK, RiskClass.NON_RISK):
+            grade_match = Q(max_grade=grade) if grade != Grade.LOW else Q(max_grade=grade) | Q(max_grade__isnull=True)
+            cells.append(When(grade_match & Q(risk_class=risk_class), then=Value(policy.category_for(grade, risk_class))))
+    return Case(*cells, default=Value(Category.CREDIT))
+
+
+@transaction.atomic
+def enterprises_categorise(*, policy: SupervisionPolicy | None = None) -> dict:
+    """监管类别判定: the highest grade among the products an enterprise makes × its risk class decides its
+    supervision category (high×risk tightened, high×non-risk and medium×risk routine, medium×non-risk and
+    low×risk responsibility, low×non-risk credit, by default). An enterprise making no graded product
+    counts as low grade. Two UPDATE statements for any number of enterprises.
+    """
+    policy = policy or SupervisionPolicy.in_force()
+    highest_grade = (
+        EnterpriseProduct.objects.filter(enterprise=OuterRef("pk")).values("enterprise").annotate(top=Max("product__grade")).values("top")
+    )
+    Enterprise.objects.update(max_grade=Subquery(highest_grade, output_field=IntegerField()))
+    category = category_expression(policy)
+    changed = Enterprise.objects.exclude(category=category).update(category=category)
+    key = Enterprise.objects.filter(category__in=[Category.TIGHTENED, Category.ROUTINE]).count()
+    return {
+        "changed": changed,
+        "key_supervised": key,
+        "message": f"{changed} enterprises changed supervision category ({key} key-supervised)",
+    }

@@ -1,0 +1,39 @@
+"""Read queries over spot checks that the pipeline hands to the regions app."""
+
+import datetime as dt
+from collections import Counter, defaultdict
+
+from django.db.models import Count, Q
+
+from enterprises.models import INCIDENT_KINDS, RiskEvent, RiskEventKind
+
+from .models import SpotCheckResult
+
+
+def town_quality_counts(*, start: dt.date, end: dt.date) -> dict[int, Counter]:
+    """Per town, over ``start``..``end`` inclusive: spot checks and passes, rectifications due (one per
+    non-conforming result) and overdue, and incidents (complaints, incidents, recalls). Two queries.
+
+    Until rectification orders are tracked online, "overdue" counts the overdue-rectification risk events.
+    """
+    counts: dict[int, Counter] = defaultdict(Counter)
+    checks = (
+        SpotCheckResult.objects.filter(checked_on__gte=start, checked_on__lte=end)
+        .values("enterprise__town_id")
+        .annotate(total=Count("id"), passed=Count("id", filter=Q(conforming=True)))
+    )
+    for row in checks:
+        counts[row["enterprise__town_id"]].update(
+            spot_checks=row["total"], spot_checks_passed=row["passed"], rectifications_due=row["total"] - row["passed"]
+        )
+    events = (
+        RiskEvent.objects.filter(occurred_on__gte=start, occurred_on__lte=end)
+        .values("enterprise__town_id")
+        .annotate(
+            overdue=Count("id", filter=Q(kind=RiskEventKind.OVERDUE_RECTIFICATION)),
+            incidents=Count("id", filter=Q(kind__in=INCIDENT_KINDS)),
+        )
+    )
+    for row in events:
+        counts[row["enterprise__town_id"]].update(rectifications_overdue=row["overdue"], incidents=row["incidents"])
+    return counts

@@ -1,0 +1,29 @@
+from importlib import import_module
+
+from django.apps import AppConfig, apps
+from django.contrib.admin.apps import SimpleAdminConfig
+from django.utils.module_loading import module_has_submodule
+
+
+class AdminConfig(SimpleAdminConfig):
+    """Admin autodiscovery without django-leaflet's admin module.
+
+    leaflet.admin imports django.contrib.gis, which needs the GDAL C library; the app stores GeoJSON in
+    JSON fields and must run on plain Python, so that one module is skipped.
+    """
+
+    skipped = {"leaflet"}
+
+    def ready(self):
+        super().ready()
+        for app_config in apps.get_app_configs():
+            if app_config.name not in self.skipped and module_has_submodule(app_config.module, "admin"):
+                import_module(f"{app_config.name}.admin")
+
+
+class JiaxingQsConfig(AppConfig):
+    """The project package as an app: it owns the pipeline, its tasks and the cross-app commands."""
+
+    default = True
+    name = "jiaxing_qs"
+    verbose_name = "Jiaxing QS"

@@ -1,0 +1,107 @@
+"""The three-division pipeline: each stage is a set-based, idempotent service, chained in order.
+
+grade products → class enterprises (+ reasons) → supervision categories → colour towns and counties → index
+
+Stages run as one Celery chain: in-process when no broker is configured, on workers otherwise. Each
+stage returns a summary dict (with a human ``message``) that the chain accumulates into a report.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from celery import chain
+from django.utils import timezone
+
+from enterprises.models import SupervisionPolicy
+from enterprises.selectors import town_risk_counts
+from enterprises.services import enterprises_categorise, enterprises_classify
+from inspections.selectors import town_quality_counts
+from inspections.services import products_failure_rates_refresh, risk_events_record_from_spot_checks
+from products.models import GradingPolicy
+from products.services import products_grade
+from regions.models import ColourThresholds, IndexWeights
+from regions.periods import months_before, period_of
+from regions.services import region_indexes_update, region_snapshots_update
+
+
+def _end_of(day: dt.date) -> dt.datetime:
+    """The moment a day ends, to pick the rules that were in force on it."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.max))
+
+
+def _record_spot_check_events(as_of: dt.date) -> dict:
+    return risk_events_record_from_spot_checks()
+
+
+def _refresh_failure_rates(as_of: dt.date) -> dict:
+    return products_failure_rates_refresh(as_of=as_of, policy=GradingPolicy.in_force(_end_of(as_of)))
+
+
+def _grade_products(as_of: dt.date) -> dict:
+    return products_grade(policy=GradingPolicy.in_force(_end_of(as_of)))
+
+
+def _classify_enterprises(as_of: dt.date) -> dict:
+    return enterprises_classify(as_of=as_of, policy=SupervisionPolicy.in_force(_end_of(as_of)))
+
+
+def _categorise_enterprises(as_of: dt.date) -> dict:
+    return enterprises_categorise(policy=SupervisionPolicy.in_force(_end_of(as_of)))
+
+
+def _colour_regions(as_of: dt.date) -> dict:
+    thresholds = ColourThresholds.in_force(_end_of(as_of))
+    report = region_snapshots_update(period=period_of(as_of), town_counts=town_risk_counts(), thresholds=thresholds)
+    return report.as_dict()
+
+
+def _compute_index(as_of: dt.date) -> dict:
+    weights = IndexWeights.in_force(_end_of(as_of))
+    start = months_before(as_of, weights.window_months) + dt.timedelta(days=1)
+    return region_indexes_update(period=period_of(as_of), town_inputs=town_quality_counts(start=start, end=as_of), weights=weights)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[dt.date], dict]
+
+
+STAGES = (
+    Stage("record_spot_check_events", _record_spot_check_events),
+    Stage("refresh_failure_rates", _refresh_failure_rates),
+    Stage("grade_products", _grade_products),
+    Stage("classify_enterprises", _classify_enterprises),
+    Stage("categorise_enterprises", _categorise_enterprises),
+    Stage("colour_regions", _colour_regions),
+    Stage("compute_index", _compute_index),
+)
+STAGES_BY_NAME = {stage.name: stage for stage in STAGES}
+
+
+def run_stage(name: str, as_of: dt.date) -> dict:
+    return {"stage": name, **STAGES_BY_NAME[name].run(as_of)}
+
+
+def pipeline_signature(as_of: dt.date):
+    """The whole pipeline as one Celery chain; each link appends its summary to the report."""
+    from .tasks import run_pipeline_stage
+
+    first, *rest = STAGES
+    return chain(
+        run_pipeline_stage.s([], first.name, as_of.isoformat()),
+        *(run_pipeline_stage.s(stage.name, as_of.isoformat()) for stage in rest),
+    )
+
+
+def run_pipeline(as_of: dt.date | None = None, *, timeout: float = 3600) -> list[dict]:
+    """Run every stage in order as of ``as_of`` (default today) and wait for the report."""
+    as_of = as_of or timezone.localdate()
+    return pipeline_signature(as_of).apply_async().get(timeout=timeout, disable_sync_subtasks=False)
+
+
+def month_ends_before(day: dt.date, months: int) -> list[dt.date]:
+    """The last day of each of the ``months`` months before ``day``'s month, oldest first."""
+    first_of_month = period_of(day)
+    return [period_of(months_before(first_of_month, back - 1)) - dt.timedelta(days=1) for back in range(months, 0, -1)]

@@ -1,0 +1,21 @@
+"""Celery tasks of the pipeline: thin wrappers that take plain values and call the stage's service."""
+
+import datetime as dt
+
+from celery import shared_task
+
+from .pipeline import run_stage
+
+
+@shared_task(
+    bind=True,
+    time_limit=1800,
+    soft_time_limit=1700,
+    max_retries=2,
+    default_retry_delay=30,
+    autoretry_for=(ConnectionError,),
+    retry_backoff=True,
+)
+def run_pipeline_stage(self, report: list, stage: str, as_of: str) -> list:
+    """Run one pipeline stage and append its summary to the report handed down the chain."""
+    return [*report, run_stage(stage, dt.date.fromisoformat(as_of))]

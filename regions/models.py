@@ -1,0 +1,216 @@
+"""Administrative divisions, colour thresholds, index weights, per-period snapshots and staff jurisdictions."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from jiaxing_qs.rules import RuleVersion
+
+division_code_validator = RegexValidator(
+    r"^(\d{6}|\d{9}|\d{12})$", _("A GB/T 2260 division code has 6 digits (9 or 12 for towns and below).")
+)
+
+
+def code_prefix(code: str) -> str:
+    """The prefix every child of a division shares: 330400 → 3304, 330000 → 33, 330402 → 330402."""
+    if len(code) == 6:
+        trimmed = code
+        while trimmed.endswith("00") and len(trimmed) > 2:
+            trimmed = trimmed[:-2]
+        return trimmed
+    return code
+
+
+class Level(models.TextChoices):
+    PROVINCE = "province", _("province")
+    CITY = "city", _("city")
+    COUNTY = "county", _("county")
+    TOWN = "town", _("town / street")
+
+
+LEVEL_PARENT = {Level.CITY: Level.PROVINCE, Level.COUNTY: Level.CITY, Level.TOWN: Level.COUNTY}
+
+
+class Region(models.Model):
+    code = models.CharField(_("division code"), max_length=12, unique=True, validators=[division_code_validator])
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100, blank=True)
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices, db_index=True)
+    parent = models.ForeignKey("self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    boundary = models.JSONField(_("boundary (GeoJSON geometry)"), null=True, blank=True)
+    boundary_simplified = models.JSONField(_("simplified boundary"), null=True, blank=True, editable=False)
+    label_lat = models.FloatField(_("label latitude"), null=True, blank=True)
+    label_lon = models.FloatField(_("label longitude"), null=True, blank=True)
+    source = models.CharField(_("source and licence"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+    def clean(self):
+        expected = LEVEL_PARENT.get(self.level)
+        if self.parent_id is None:
+            if self.level in (Level.COUNTY, Level.TOWN):
+                raise ValidationError({"parent": _("A county or town needs its parent division.")})
+            return
+        if expected and self.parent.level != expected:
+            raise ValidationError(
+                {
+                    "parent": _("The parent of a %(level)s must be a %(parent)s.")
+                    % {"level": self.get_level_display(), "parent": Level(expected).label}
+                }
+            )
+        if self.code and not self.code.startswith(code_prefix(self.parent.code)):
+            raise ValidationError(
+                {"code": _("Code %(code)s does not lie within parent %(parent)s.") % {"code": self.code, "parent": self.parent.code}}
+            )
+
+
+class Colour(models.TextChoices):
+    RED = "red", _("red")
+    ORANGE = "orange", _("orange")
+    YELLOW = "yellow", _("yellow")
+    GREEN = "green", _("green")
+    TOO_FEW = "too_few", _("too few to colour")
+
+
+percent = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+
+
+class ColourThresholds(RuleVersion):
+    """Risk-share cut-offs (percent of active enterprises that are risk enterprises)."""
+
+    yellow_from = models.DecimalField(_("yellow from (%)"), max_digits=5, decimal_places=2, default=Decimal("5"), validators=percent)
+    orange_from = models.DecimalField(_("orange from (%)"), max_digits=5, decimal_places=2, default=Decimal("10"), validators=percent)
+    red_from = models.DecimalField(_("red from (%)"), max_digits=5, decimal_places=2, default=Decimal("20"), validators=percent)
+    min_enterprises = models.PositiveIntegerField(
+        _("minimum enterprises to colour"), default=5, help_text=_("Regions with fewer are shown as 'too few to colour'.")
+    )
+
+    class Meta(RuleVersion.Meta):
+        verbose_name = _("colour thresholds")
+        verbose_name_plural = _("colour thresholds")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    yellow_from__gt=0, orange_from__gt=models.F("yellow_from"), red_from__gt=models.F("orange_from"), red_from__lte=100
+                ),
+                name="colour_thresholds_in_order",
+            )
+        ]
+
+    def __str__(self):
+        return f"≥{self.red_from}% / ≥{self.orange_from}% / ≥{self.yellow_from}% · min {self.min_enterprises}"
+
+    def clean(self):
+        if None in (self.yellow_from, self.orange_from, self.red_from):
+            return
+        if not (0 < self.yellow_from < self.orange_from < self.red_from <= 100):
+            raise ValidationError(
+                _("Thresholds must rise: 0 < yellow (%(y)s) < orange (%(o)s) < red (%(r)s) ≤ 100.")
+                % {"y": self.yellow_from, "o": self.orange_from, "r": self.red_from}
+            )
+
+
+class IndexWeights(RuleVersion):
+    """Weights of the quality-safety index (一指数) and the scale of its incident score."""
+
+    risk_share_weight = models.DecimalField(
+        _("weight: share of non-risk enterprises"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0.40"),
+        validators=[MinValueValidator(0)],
+    )
+    pass_rate_weight = models.DecimalField(
+        _("weight: spot-check pass rate"), max_digits=4, decimal_places=2, default=Decimal("0.30"), validators=[MinValueValidator(0)]
+    )
+    rectification_weight = models.DecimalField(
+        _("weight: on-time rectification rate"), max_digits=4, decimal_places=2, default=Decimal("0.20"), validators=[MinValueValidator(0)]
+    )
+    incident_weight = models.DecimalField(
+        _("weight: incident score"), max_digits=4, decimal_places=2, default=Decimal("0.10"), validators=[MinValueValidator(0)]
+    )
+    incidents_per_100_for_zero = models.DecimalField(
+        _("incidents per 100 enterprises that score zero"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    window_months = models.PositiveSmallIntegerField(_("window (months)"), default=12, validators=[MinValueValidator(1)])
+
+    class Meta(RuleVersion.Meta):
+        verbose_name = _("index weights")
+        verbose_name_plural = _("index weights")
+
+    def __str__(self):
+        return f"{self.risk_share_weight}/{self.pass_rate_weight}/{self.rectification_weight}/{self.incident_weight}"
+
+    def clean(self):
+        weights = [self.risk_share_weight, self.pass_rate_weight, self.rectification_weight, self.incident_weight]
+        if None not in weights and sum(weights) <= 0:
+            raise ValidationError(_("At least one weight must be above zero."))
+
+
+class RegionSnapshot(models.Model):
+    """A region's counts, colour and index for one period (a month), kept so past maps can be redrawn."""
+
+    region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.CASCADE, related_name="snapshots")
+    period = models.DateField(_("period (first day of month)"))
+    enterprise_count = models.PositiveIntegerField(_("active enterprises"), default=0)
+    risk_count = models.PositiveIntegerField(_("risk enterprises"), default=0)
+    risk_share = models.DecimalField(_("risk share (%)"), max_digits=7, decimal_places=4, default=Decimal("0"))
+    colour = models.CharField(_("colour"), max_length=10, choices=Colour.choices)
+    thresholds = models.ForeignKey(ColourThresholds, verbose_name=_("thresholds applied"), on_delete=models.PROTECT, related_name="+")
+    reason_counts = models.JSONField(_("risk enterprises per reason"), default=dict, blank=True)
+    index = models.DecimalField(_("quality-safety index"), max_digits=4, decimal_places=1, null=True, blank=True)
+    index_inputs = models.JSONField(_("index inputs"), default=dict, blank=True)
+    weights = models.ForeignKey(
+        IndexWeights, verbose_name=_("weights applied"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    computed_at = models.DateTimeField(_("computed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("region snapshot")
+        verbose_name_plural = _("region snapshots")
+        ordering = ["-period", "region__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "period"], name="one_snapshot_per_region_and_period"),
+            models.CheckConstraint(condition=models.Q(risk_count__lte=models.F("enterprise_count")), name="snapshot_risk_within_total"),
+        ]
+
+    def __str__(self):
+        return f"{self.region.name} {self.period:%Y-%m}: {self.get_colour_display()}"
+
+
+class Role(models.TextChoices):
+    SUPERVISOR = "supervisor", _("supervisor")
+    INSPECTOR = "inspector", _("inspector")
+    ADMINISTRATOR = "administrator", _("administrator")
+
+
+class StaffProfile(models.Model):
+    """A bureau staff member's role and jurisdiction (a county, or the whole city)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    jurisdiction = models.ForeignKey(Region, verbose_name=_("jurisdiction"), on_delete=models.PROTECT, related_name="staff")
+    officer_number = models.CharField(_("enforcement certificate number"), max_length=30, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    is_demo = models.BooleanField(_("demo data"), default=False)
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self):
+        return f"{self.user.get_full_name() or self.user.username} · {self.get_role_display()} · {self.jurisdiction.name}"
