@@ -18,4 +18,5 @@ from .pipeline import run_stage
 )
 def run_pipeline_stage(self, report: list, stage: str, as_of: str) -> list:
     """Run one pipeline stage and append its summary to the report handed down the chain."""
-    return [*report, run_stage(stage, dt.date.fromisoformat(as_of))]
+    summary = run_stage(stage, dt.date.fromisoformat(as_of))
+    return [*report, {**summary, "ran_on": self.request.hostname or "in-process"}]

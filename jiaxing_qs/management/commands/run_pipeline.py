@@ -32,4 +32,4 @@ class Command(BaseCommand):
             except TimeoutError:
                 raise CommandError(f"no answer from the workers within {timeout:.0f} s: is a worker running?") from None
             for stage in report:
-                self.stdout.write(f"  {stage['stage']}: {stage['message']}")
+                self.stdout.write(f"  {stage['stage']}: {stage['message']}  [{stage['ran_on']}]")

@@ -1,0 +1,75 @@
+"""Admin building blocks shared by the apps: coloured badges and the versioned-rule admin."""
+
+from django.contrib import admin
+from django.forms.models import model_to_dict
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+# The four risk colours are reserved for risk (UI.md); blue is the responsibility-supervision code colour.
+BADGE_COLOURS = {
+    "red": ("#d73027", "#fff"),
+    "orange": ("#fc8d59", "#222"),
+    "yellow": ("#fee08b", "#222"),
+    "green": ("#1a9850", "#fff"),
+    "blue": ("#4575b4", "#fff"),
+    "too_few": ("#e0e0e0", "#555"),
+}
+
+
+def badge(label, colour: str | None):
+    if not colour:
+        return "—"
+    background, foreground = BADGE_COLOURS.get(colour, ("#e0e0e0", "#222"))
+    return format_html(
+        '<span style="background:{};color:{};padding:1px 8px;border-radius:8px;white-space:nowrap">{}</span>',
+        background,
+        foreground,
+        label,
+    )
+
+
+class RuleVersionAdmin(admin.ModelAdmin):
+    """Rules are never edited in place: 'add' creates a new version, pre-filled from the one in force,
+    with who and why recorded; old versions are read-only history."""
+
+    date_hierarchy = "valid_from"
+    rule_fields: tuple[str, ...] = ()
+
+    def get_list_display(self, request):
+        return ("valid_from", *self.rule_fields, "created_by", "reason", "in_force")
+
+    @admin.display(description=_("in force"), boolean=True)
+    def in_force(self, obj):
+        return obj.pk == type(obj).in_force().pk
+
+    def get_fields(self, request, obj=None):
+        return ("valid_from", *self.rule_fields, "reason") + (("created_by", "created_at", "changed_from") if obj else ())
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return self.get_fields(request, obj)
+
+    @admin.display(description=_("changed from"))
+    def changed_from(self, obj):
+        previous = obj.previous()
+        if previous is None:
+            return "—"
+        changes = [
+            f"{obj._meta.get_field(name).verbose_name}: {getattr(previous, name)} → {getattr(obj, name)}"
+            for name in self.rule_fields
+            if getattr(previous, name) != getattr(obj, name)
+        ]
+        return "; ".join(changes) or _("no value changed")
+
+    def get_changeform_initial_data(self, request):
+        current = self.model.in_force()
+        return {**model_to_dict(current, fields=self.rule_fields), **super().get_changeform_initial_data(request)}
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

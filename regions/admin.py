@@ -1,0 +1,110 @@
+from django.contrib import admin
+from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext_lazy as _
+
+from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
+
+from .models import ColourThresholds, IndexWeights, Region, RegionSnapshot, StaffProfile
+from .services import index_formula
+
+
+class SnapshotInline(admin.TabularInline):
+    model = RegionSnapshot
+    fields = ("period", "colour_badge", "risk_count", "enterprise_count", "risk_share", "index")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("-period",)
+
+    @admin.display(description=_("colour"))
+    def colour_badge(self, obj):
+        return badge(obj.get_colour_display(), obj.colour)
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "level", "parent", "latest_colour", "latest_share", "has_boundary")
+    list_filter = ("level", ("parent", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("code", "name", "name_en")
+    list_select_related = ("parent",)
+    readonly_fields = ("label_lat", "label_lon")
+    exclude = ("boundary_simplified",)
+    inlines = [SnapshotInline]
+
+    def get_queryset(self, request):
+        latest = RegionSnapshot.objects.filter(region=OuterRef("pk")).order_by("-period")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                latest_colour_value=Subquery(latest.values("colour")[:1]),
+                latest_share_value=Subquery(latest.values("risk_share")[:1]),
+            )
+        )
+
+    @admin.display(description=_("colour (latest period)"), ordering="latest_colour_value")
+    def latest_colour(self, obj):
+        from .models import Colour
+
+        if not obj.latest_colour_value:
+            return "—"
+        return badge(Colour(obj.latest_colour_value).label, obj.latest_colour_value)
+
+    @admin.display(description=_("risk share (%)"), ordering="latest_share_value")
+    def latest_share(self, obj):
+        return "—" if obj.latest_share_value is None else f"{obj.latest_share_value:.1f}"
+
+    @admin.display(description=_("boundary"), boolean=True)
+    def has_boundary(self, obj):
+        return obj.boundary is not None
+
+
+@admin.register(RegionSnapshot)
+class RegionSnapshotAdmin(admin.ModelAdmin):
+    list_display = ("region", "period", "colour_badge", "risk_count", "enterprise_count", "risk_share", "index")
+    list_filter = ("period", "colour", "region__level")
+    search_fields = ("region__name", "region__code")
+    list_select_related = ("region",)
+    date_hierarchy = "period"
+    readonly_fields = ("formula",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields] + ["formula"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("colour"), ordering="colour")
+    def colour_badge(self, obj):
+        return badge(obj.get_colour_display(), obj.colour)
+
+    @admin.display(description=_("index formula"))
+    def formula(self, obj):
+        return index_formula(obj.weights) if obj.weights else "—"
+
+
+@admin.register(ColourThresholds)
+class ColourThresholdsAdmin(RuleVersionAdmin):
+    rule_fields = ("yellow_from", "orange_from", "red_from", "min_enterprises")
+
+
+@admin.register(IndexWeights)
+class IndexWeightsAdmin(RuleVersionAdmin):
+    rule_fields = (
+        "risk_share_weight",
+        "pass_rate_weight",
+        "rectification_weight",
+        "incident_weight",
+        "incidents_per_100_for_zero",
+        "window_months",
+    )
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "role", "jurisdiction", "officer_number", "is_demo")
+    list_filter = ("role", ("jurisdiction", admin.RelatedOnlyFieldListFilter), "is_demo")
+    search_fields = ("user__username", "user__first_name", "user__last_name", "officer_number")
+    autocomplete_fields = ("user", "jurisdiction")
+    list_select_related = ("user", "jurisdiction")
