@@ -70,6 +70,11 @@ class RuleVersionAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        from .tasks import enqueue_pipeline
+
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        # Colours, classes and categories must reflect the rule now in force, not at the next nightly run.
+        enqueue_pipeline()
+        self.message_user(request, _("The pipeline has been queued to apply this version."))

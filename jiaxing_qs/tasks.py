@@ -20,3 +20,14 @@ def run_pipeline_stage(self, report: list, stage: str, as_of: str) -> list:
     """Run one pipeline stage and append its summary to the report handed down the chain."""
     summary = run_stage(stage, dt.date.fromisoformat(as_of))
     return [*report, {**summary, "ran_on": self.request.hostname or "in-process"}]
+
+
+def enqueue_pipeline(as_of: dt.date | None = None) -> None:
+    """Queue the whole pipeline once the current transaction commits (never on rolled-back data)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .pipeline import pipeline_signature
+
+    day = as_of or timezone.localdate()
+    transaction.on_commit(lambda: pipeline_signature(day).apply_async())

@@ -4,6 +4,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
+from jiaxing_qs.tasks import enqueue_pipeline
 
 from .models import ChecklistItem, Grade, GradingPolicy, Product, ProductClass
 from .services import grade_points, products_grade
@@ -96,8 +97,10 @@ class ProductAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        # The grade in force follows an edited factor or override at once, not at the next pipeline run.
+        # The grade in force follows an edited factor or override at once, and the categories of the
+        # enterprises making the product follow through the pipeline.
         products_grade(products=Product.objects.filter(pk=obj.pk))
+        enqueue_pipeline()
 
 
 @admin.register(GradingPolicy)

@@ -1,0 +1,296 @@
+"""Loading the product catalogue and checklists: validate every row first, then write all or nothing.
+
+The catalogue file carries the grade factors of each product; the grade itself is the grading rule's
+(products_grade), run right after the import so a changed factor is reflected at once.
+"""
+
+import csv
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from .models import ChecklistItem, HarmSeverity, LicenceType, Product, ProductClass
+from .services import products_grade
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+CATALOGUE_CSV = DATA_DIR / "catalogue.csv"
+CHECKLISTS_CSV = DATA_DIR / "checklists.csv"
+
+CATALOGUE_COLUMNS = (
+    "class_code",
+    "class_name",
+    "class_name_en",
+    "code",
+    "name",
+    "name_en",
+    "harm_severity",
+    "licence_type",
+    "vulnerable_users",
+    "spot_check_cost",
+    "industry_tags",
+)
+CHECKLIST_COLUMNS = ("product_code", "order", "text", "legal_basis")
+HARM_SEVERITIES = {"severe": HarmSeverity.SEVERE, "moderate": HarmSeverity.MODERATE, "minor": HarmSeverity.MINOR}
+INDUSTRY_TAGS = frozenset(
+    (
+        *("knitting", "sweater", "leather", "garment", "luggage", "wood", "appliance", "electronics", "lighting", "auto_parts"),
+        *("machinery", "chemical", "building", "food_contact", "children", "stationery", "daily", "farm", "electrical"),
+    )
+)
+MAX_COST = Decimal("9999999.99")  # Product.spot_check_cost: 9 digits, 2 decimals
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _cell(row: dict, column: str) -> str:
+    return (row.get(column) or "").strip()
+
+
+class _Problems(list):
+    """Messages that name the file, line and column of each bad value."""
+
+    def add(self, file: str, line: int, column: str, message: str, **values) -> None:
+        where = _("%(file)s line %(line)d, column %(column)s") % {"file": file, "line": line, "column": column}
+        self.append(f"{where}: {message % values if values else message}")
+
+
+def _missing_columns(rows: list[dict], columns: tuple[str, ...], file: str, problems: _Problems) -> bool:
+    present = set(rows[0]) if rows else set(columns)
+    missing = [column for column in columns if column not in present]
+    for column in missing:
+        problems.append(_("%(file)s: column %(column)s is missing") % {"file": file, "column": column})
+    return bool(missing)
+
+
+@dataclass(frozen=True)
+class _Length:
+    column: str
+    limit: int
+    required: bool = True
+
+
+CATALOGUE_LENGTHS = (
+    _Length("class_code", 10),
+    _Length("class_name", 100),
+    _Length("class_name_en", 100, required=False),
+    _Length("code", 20),
+    _Length("name", 100),
+    _Length("name_en", 150, required=False),
+)
+CHECKLIST_LENGTHS = (_Length("product_code", 20), _Length("text", 300), _Length("legal_basis", 200, required=False))
+
+
+def _check_lengths(row: dict, lengths: tuple[_Length, ...], file: str, line: int, problems: _Problems) -> None:
+    for spec in lengths:
+        value = _cell(row, spec.column)
+        if spec.required and not value:
+            problems.add(file, line, spec.column, _("the value is empty"))
+        elif len(value) > spec.limit:
+            problems.add(file, line, spec.column, _("longer than %(limit)d characters"), limit=spec.limit)
+
+
+def _check_catalogue_row(row: dict, line: int, problems: _Problems) -> None:
+    file = "catalogue"
+    _check_lengths(row, CATALOGUE_LENGTHS, file, line, problems)
+    harm = _cell(row, "harm_severity")
+    if harm not in HARM_SEVERITIES:
+        problems.add(
+            file, line, "harm_severity", _("unknown value %(value)r (use %(choices)s)"), value=harm, choices=", ".join(HARM_SEVERITIES)
+        )
+    licence = _cell(row, "licence_type")
+    if licence not in LicenceType.values:
+        problems.add(
+            file, line, "licence_type", _("unknown value %(value)r (use %(choices)s)"), value=licence, choices=", ".join(LicenceType.values)
+        )
+    if _cell(row, "vulnerable_users") not in ("0", "1"):
+        problems.add(file, line, "vulnerable_users", _("%(value)r is not 0 or 1"), value=_cell(row, "vulnerable_users"))
+    cost = _cell(row, "spot_check_cost")
+    try:
+        amount = Decimal(cost)
+        if not amount.is_finite() or amount < 0 or amount > MAX_COST or amount != amount.quantize(Decimal("0.01")):
+            raise InvalidOperation
+    except InvalidOperation:
+        problems.add(file, line, "spot_check_cost", _("%(value)r is not an amount in yuan (0 to 9999999.99)"), value=cost)
+    unknown = sorted(set(_tags(row)) - INDUSTRY_TAGS)
+    if unknown:
+        problems.add(file, line, "industry_tags", _("unknown tag(s) %(tags)s"), tags=", ".join(unknown))
+
+
+def _tags(row: dict) -> list[str]:
+    return [tag.strip() for tag in _cell(row, "industry_tags").split(";") if tag.strip()]
+
+
+def _validate_catalogue(rows: list[dict], problems: _Problems) -> None:
+    if _missing_columns(rows, CATALOGUE_COLUMNS, "catalogue", problems):
+        return
+    first_line_of: dict[str, int] = {}
+    class_names: dict[str, tuple[str, int]] = {}
+    for line, row in enumerate(rows, start=2):
+        _check_catalogue_row(row, line, problems)
+        code, class_code, class_name = _cell(row, "code"), _cell(row, "class_code"), _cell(row, "class_name")
+        if code in first_line_of:
+            problems.add(
+                "catalogue", line, "code", _("product code %(code)s already on line %(first)d"), code=code, first=first_line_of[code]
+            )
+        first_line_of.setdefault(code, line)
+        known_name, known_line = class_names.setdefault(class_code, (class_name, line))
+        if known_name != class_name:
+            problems.add(
+                "catalogue",
+                line,
+                "class_name",
+                _("class %(code)s is called %(name)r on line %(first)d"),
+                code=class_code,
+                name=known_name,
+                first=known_line,
+            )
+
+
+def _validate_checklists(rows: list[dict], product_codes: set[str], problems: _Problems) -> None:
+    if _missing_columns(rows, CHECKLIST_COLUMNS, "checklists", problems):
+        return
+    seen: dict[tuple[str, int], int] = {}
+    for line, row in enumerate(rows, start=2):
+        _check_lengths(row, CHECKLIST_LENGTHS, "checklists", line, problems)
+        code, order = _cell(row, "product_code"), _cell(row, "order")
+        if code and code not in product_codes:
+            problems.add("checklists", line, "product_code", _("unknown product %(code)r"), code=code)
+        if not order.isdigit() or not 0 < int(order) < 32768:
+            problems.add("checklists", line, "order", _("%(value)r is not a whole number from 1"), value=order)
+            continue
+        if (code, int(order)) in seen:
+            problems.add(
+                "checklists",
+                line,
+                "order",
+                _("item %(order)s of %(code)s already on line %(first)d"),
+                order=order,
+                code=code,
+                first=seen[(code, int(order))],
+            )
+        seen.setdefault((code, int(order)), line)
+
+
+def _product_values(row: dict) -> dict:
+    return {
+        "name": _cell(row, "name"),
+        "name_en": _cell(row, "name_en"),
+        "harm_severity": HARM_SEVERITIES[_cell(row, "harm_severity")],
+        "licence_type": _cell(row, "licence_type"),
+        "vulnerable_users": _cell(row, "vulnerable_users") == "1",
+        "spot_check_cost": Decimal(_cell(row, "spot_check_cost")),
+    }
+
+
+def _upsert_classes(rows: list[dict]) -> tuple[dict[str, ProductClass], int, int]:
+    existing = {product_class.code: product_class for product_class in ProductClass.objects.all()}
+    created = updated = 0
+    for row in rows:
+        code = _cell(row, "class_code")
+        values = {"name": _cell(row, "class_name"), "name_en": _cell(row, "class_name_en")}
+        product_class = existing.get(code)
+        if product_class is None:
+            existing[code] = ProductClass.objects.create(code=code, **values)
+            created += 1
+        elif any(getattr(product_class, key) != value for key, value in values.items()):
+            ProductClass.objects.filter(pk=product_class.pk).update(**values)
+            for key, value in values.items():
+                setattr(product_class, key, value)
+            updated += 1
+    return existing, created, updated
+
+
+def _upsert_products(rows: list[dict], classes: dict[str, ProductClass]) -> tuple[dict[str, Product], int, int]:
+    existing = {product.code: product for product in Product.objects.all()}
+    to_create, to_update = [], []
+    fields = ["product_class", *_product_values(rows[0])] if rows else []
+    for row in rows:
+        values = {"product_class_id": classes[_cell(row, "class_code")].pk, **_product_values(row)}
+        product = existing.get(_cell(row, "code"))
+        if product is None:
+            to_create.append(Product(code=_cell(row, "code"), **values))
+        elif any(getattr(product, key) != value for key, value in values.items()):
+            for key, value in values.items():
+                setattr(product, key, value)
+            to_update.append(product)
+    Product.objects.bulk_create(to_create, batch_size=500)
+    Product.objects.bulk_update(to_update, fields, batch_size=500)
+    return {product.code: product for product in Product.objects.all()}, len(to_create), len(to_update)
+
+
+def _replace_checklists(rows: list[dict], products: dict[str, Product]) -> tuple[int, int]:
+    """Replace a product's checklist only when the file's differs from the stored one."""
+    wanted: dict[str, list[tuple[int, str, str]]] = {}
+    for row in rows:
+        wanted.setdefault(_cell(row, "product_code"), []).append((int(_cell(row, "order")), _cell(row, "text"), _cell(row, "legal_basis")))
+    stored: dict[int, list[tuple[int, str, str]]] = {}
+    for product_id, order, text, basis in ChecklistItem.objects.order_by("product_id", "order").values_list(
+        "product_id", "order", "text", "legal_basis"
+    ):
+        stored.setdefault(product_id, []).append((order, text, basis))
+    changed = [products[code] for code, items in wanted.items() if sorted(items) != stored.get(products[code].pk, [])]
+    ChecklistItem.objects.filter(product__in=changed).delete()
+    ChecklistItem.objects.bulk_create(
+        [
+            ChecklistItem(product=product, order=order, text=text, legal_basis=basis)
+            for product in changed
+            for order, text, basis in sorted(wanted[product.code])
+        ],
+        batch_size=1000,
+    )
+    return len(changed), sum(len(items) for items in wanted.values())
+
+
+@transaction.atomic
+def catalogue_import(catalogue_rows: list[dict], checklist_rows: list[dict]) -> dict:
+    """Create or update product classes and products by code, and their checklists; then grade products.
+
+    Every row of both files is checked first (unknown choices, duplicate codes, checklist items of unknown
+    products, bad numbers); any problem and nothing is written. A checklist is replaced only when it
+    differs, so importing the same files again changes nothing.
+    """
+    problems = _Problems()
+    _validate_catalogue(catalogue_rows, problems)
+    known_codes = {_cell(row, "code") for row in catalogue_rows} | set(Product.objects.values_list("code", flat=True))
+    _validate_checklists(checklist_rows, known_codes, problems)
+    if problems:
+        raise ValidationError(list(problems))
+    classes, classes_created, classes_updated = _upsert_classes(catalogue_rows)
+    products, created, updated = _upsert_products(catalogue_rows, classes)
+    checklists_replaced, items = _replace_checklists(checklist_rows, products)
+    graded = products_grade()
+    class_count = len({_cell(row, "class_code") for row in catalogue_rows})
+    changes = classes_created + classes_updated + created + updated + checklists_replaced
+    return {
+        "classes": class_count,
+        "classes_created": classes_created,
+        "classes_updated": classes_updated,
+        "products": len(catalogue_rows),
+        "created": created,
+        "updated": updated,
+        "checklist_items": items,
+        "checklists_replaced": checklists_replaced,
+        "grades_changed": graded["changed"],
+        "changes": changes,
+        "message": (
+            f"{class_count} classes, {len(catalogue_rows)} products ({created} created, {updated} updated), "
+            f"{items} checklist items ({checklists_replaced} checklists replaced)"
+        ),
+    }
+
+
+def industry_tags(catalogue_rows: list[dict]) -> dict[str, list[str]]:
+    """Product code → industry tags (which local industries make it), as written in the catalogue file."""
+    return {_cell(row, "code"): _tags(row) for row in catalogue_rows}
+
+
+def load_catalogue(catalogue: Path = CATALOGUE_CSV, checklists: Path = CHECKLISTS_CSV) -> dict:
+    """The catalogue and checklists shipped with the app (the 2021 national key products catalogue)."""
+    return catalogue_import(read_csv(catalogue), read_csv(checklists))
