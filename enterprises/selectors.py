@@ -2,9 +2,12 @@
 
 from collections import Counter, defaultdict
 
-from django.db.models import Count, Q
+from django.db import models
+from django.db.models import Case, Count, Q, When
 
-from .models import Enterprise, RiskClass, RiskReason, Status
+from regions.models import code_prefix
+
+from .models import KEY_SUPERVISED, Category, Enterprise, RiskClass, RiskReason, Status
 
 
 def town_risk_counts() -> dict[int, Counter]:
@@ -23,3 +26,32 @@ def town_risk_counts() -> dict[int, Counter]:
     for row in reasons:
         counts[row["enterprise__town_id"]][row["kind"]] += row["n"]
     return counts
+
+
+def enterprises_within(jurisdiction) -> "models.QuerySet[Enterprise]":
+    """Every query over enterprises for a user starts here: the enterprises of their jurisdiction."""
+    queryset = Enterprise.objects.all()
+    if jurisdiction is not None:
+        queryset = queryset.filter(town__code__startswith=code_prefix(jurisdiction.code))
+    return queryset
+
+
+def key_enterprises(region, *, limit: int = 10) -> tuple[list[Enterprise], int]:
+    """重点监管企业 of a region (tightened first, then routine): the first ``limit`` and how many in all."""
+    queryset = (
+        enterprises_within(region)
+        .filter(status=Status.ACTIVE, category__in=KEY_SUPERVISED)
+        .select_related("town")
+        .order_by(Case(When(category=Category.TIGHTENED, then=0), default=1), "-risk_class", "name")
+    )
+    return list(queryset[:limit]), queryset.count()
+
+
+def priority_markers(jurisdiction, *, bbox: tuple[float, float, float, float] | None, limit: int = 5000) -> dict:
+    """Markers of the priorities layer (重点): key-supervised active enterprises with a position, in the bbox."""
+    queryset = enterprises_within(jurisdiction).filter(status=Status.ACTIVE, category__in=KEY_SUPERVISED, lat__isnull=False)
+    if bbox:
+        west, south, east, north = bbox
+        queryset = queryset.filter(lon__gte=west, lon__lte=east, lat__gte=south, lat__lte=north)
+    rows = list(queryset.order_by("id").values("id", "name", "lat", "lon", "category", "risk_class")[: limit + 1])
+    return {"markers": rows[:limit], "truncated": len(rows) > limit}

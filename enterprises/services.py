@@ -3,13 +3,14 @@
 import datetime as dt
 
 from django.db import connection, transaction
-from django.db.models import Case, Exists, IntegerField, Max, OuterRef, Q, Subquery, Value, When
+from django.db.models import Avg, Case, Exists, IntegerField, Max, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from products.models import Grade, LicenceType, Product
+from regions.models import Region
 from regions.periods import years_before
 
-from .models import Category, Enterprise, EnterpriseProduct, ReasonKind, RiskClass, RiskEvent, RiskReason, SupervisionPolicy
+from .models import Category, Enterprise, EnterpriseProduct, ReasonKind, RiskClass, RiskEvent, RiskReason, Status, SupervisionPolicy
 
 
 def risk_window(as_of: dt.date, policy: SupervisionPolicy) -> tuple[dt.date, dt.date]:
@@ -103,3 +104,24 @@ def enterprises_categorise(*, policy: SupervisionPolicy | None = None) -> dict:
         "key_supervised": key,
         "message": f"{changed} enterprises changed supervision category ({key} key-supervised)",
     }
+
+
+@transaction.atomic
+def towns_place_at_enterprise_centres() -> dict:
+    """Towns without a boundary are drawn as a marker: put it at the mean position of their active
+    enterprises (towns with an imported boundary keep the label point computed from it)."""
+    centres = (
+        Enterprise.objects.filter(status=Status.ACTIVE, lat__isnull=False, lon__isnull=False, town__boundary__isnull=True)
+        .values("town_id")
+        .annotate(lat=Avg("lat"), lon=Avg("lon"))
+    )
+    towns = {town.id: town for town in Region.objects.filter(id__in=[row["town_id"] for row in centres])}
+    changed = []
+    for row in centres:
+        town = towns[row["town_id"]]
+        lat, lon = round(row["lat"], 5), round(row["lon"], 5)
+        if (town.label_lat, town.label_lon) != (lat, lon):
+            town.label_lat, town.label_lon = lat, lon
+            changed.append(town)
+    Region.objects.bulk_update(changed, ["label_lat", "label_lon"], batch_size=500)
+    return {"changed": len(changed), "message": f"{len(changed)} towns placed at the centre of their enterprises"}

@@ -3,8 +3,8 @@
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models import Count, DecimalField, Exists, FloatField, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat, Round
 
 from enterprises.models import RiskEvent, RiskEventKind
 from products.models import GradingPolicy, Product
@@ -60,10 +60,9 @@ def products_failure_rates_refresh(*, as_of: dt.date, policy: GradingPolicy | No
     ).values("product")
     sample = Subquery(window.annotate(n=Count("id")).values("n"), output_field=IntegerField())
     failed = Subquery(window.annotate(n=Count("id", filter=Q(conforming=False))).values("n"), output_field=IntegerField())
-    rate = ExpressionWrapper(
-        Cast(Coalesce(failed, 0), DecimalField(max_digits=12, decimal_places=4)) * Value(100) / Coalesce(sample, 1),
-        output_field=DecimalField(max_digits=12, decimal_places=4),
-    )
+    # Float division rounded to 2 places: SQLite's CAST(… AS NUMERIC) keeps whole numbers integers, so a decimal
+    # cast there made 1 × 100 ÷ 6 an integer division (16, not 16.67).
+    rate = Round(Cast(Coalesce(failed, 0), FloatField()) * Value(100) / Coalesce(sample, 1), 2)
     Product.objects.update(failure_sample=Coalesce(sample, 0), failure_rate=Cast(rate, DecimalField(max_digits=5, decimal_places=2)))
     with_data = Product.objects.filter(failure_sample__gt=0).count()
     return {"products_with_results": with_data, "message": f"failure rates refreshed for {with_data} products"}

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from enterprises.models import SupervisionPolicy
 from enterprises.selectors import town_risk_counts
-from enterprises.services import enterprises_categorise, enterprises_classify
+from enterprises.services import enterprises_categorise, enterprises_classify, towns_place_at_enterprise_centres
 from inspections.selectors import town_quality_counts
 from inspections.services import products_failure_rates_refresh, risk_events_record_from_spot_checks
 from products.models import GradingPolicy
@@ -50,6 +50,10 @@ def _categorise_enterprises(as_of: dt.date) -> dict:
     return enterprises_categorise(policy=SupervisionPolicy.in_force(_end_of(as_of)))
 
 
+def _place_towns(as_of: dt.date) -> dict:
+    return towns_place_at_enterprise_centres()
+
+
 def _colour_regions(as_of: dt.date) -> dict:
     thresholds = ColourThresholds.in_force(_end_of(as_of))
     report = region_snapshots_update(period=period_of(as_of), town_counts=town_risk_counts(), thresholds=thresholds)
@@ -74,6 +78,7 @@ STAGES = (
     Stage("grade_products", _grade_products),
     Stage("classify_enterprises", _classify_enterprises),
     Stage("categorise_enterprises", _categorise_enterprises),
+    Stage("place_towns", _place_towns),
     Stage("colour_regions", _colour_regions),
     Stage("compute_index", _compute_index),
 )

@@ -1,0 +1,25 @@
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, render
+
+from regions.access import ALL_STAFF, role_required
+
+from .models import EnterpriseProduct, RiskEvent
+from .selectors import enterprises_within
+
+
+@role_required(*ALL_STAFF)
+def enterprise_detail(request, pk):
+    """An enterprise as the supervisor sees it: class and reasons, category, products, checks, events."""
+    enterprise = get_object_or_404(
+        enterprises_within(request.jurisdiction)
+        .select_related("town__parent")
+        .prefetch_related(
+            "risk_reasons",
+            Prefetch("made", queryset=EnterpriseProduct.objects.select_related("product__product_class").order_by("-product__grade")),
+            Prefetch("risk_events", queryset=RiskEvent.objects.select_related("product").order_by("-occurred_on")),
+        ),
+        pk=pk,
+    )
+    # Spot checks belong to the inspections app; the reverse relation reads them without importing it.
+    spot_checks = enterprise.spot_checks.select_related("product").order_by("-checked_on")[:50]
+    return render(request, "enterprises/enterprise_detail.html", {"enterprise": enterprise, "spot_checks": spot_checks})

@@ -1,0 +1,63 @@
+"""Map data for the one-map page (一图): GeoJSON per level and period, cached, gzip-compressed, revalidated."""
+
+import gzip
+import hashlib
+import json
+
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.http import http_date
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
+from rest_framework.views import APIView
+
+from ..models import Level
+from ..periods import parse_period
+from ..selectors import MAP_LEVELS, jurisdiction_of, latest_period, map_feature_collection, map_version
+
+
+def _map_params(request):
+    level = request.query_params.get("level", Level.COUNTY)
+    if level not in MAP_LEVELS:
+        raise ValidationError({"level": _("Use one of: %(levels)s.") % {"levels": ", ".join(MAP_LEVELS)}})
+    text = request.query_params.get("period")
+    try:
+        period = parse_period(text) if text else latest_period()
+    except ValueError as error:
+        raise ValidationError({"period": str(error)}) from None
+    return level, period
+
+
+class RegionMapView(APIView):
+    """GET /api/regions/map/?level=county|town&period=YYYY-MM — a GeoJSON FeatureCollection.
+
+    Boundaries were simplified at import; the encoded body (plain and gzip) is cached under a version key
+    that changes whenever the period's snapshots are recomputed, and served with ETag / Last-Modified so
+    a browser revalidates with a 304.
+    """
+
+    def get(self, request):
+        level, period = _map_params(request)
+        jurisdiction = jurisdiction_of(request.user)
+        version, changed_at = map_version(level=level, period=period, jurisdiction=jurisdiction)
+        etag = '"' + hashlib.sha1(version.encode()).hexdigest()[:20] + '"'
+        if etag in request.headers.get("If-None-Match", ""):
+            return HttpResponseNotModified(headers={"ETag": etag})
+        key = f"regionmap:{etag}"
+        cached = cache.get(key)
+        if cached is None:
+            collection = map_feature_collection(level=level, period=period, jurisdiction=jurisdiction)
+            body = json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode()
+            cached = (body, gzip.compress(body, compresslevel=6))
+            cache.set(key, cached, timeout=24 * 3600)
+        plain, compressed = cached
+        use_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+        response = HttpResponse(compressed if use_gzip else plain, content_type="application/geo+json; charset=utf-8")
+        if use_gzip:
+            response["Content-Encoding"] = "gzip"
+        response["Vary"] = "Accept-Encoding, Cookie"
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        if changed_at:
+            response["Last-Modified"] = http_date(changed_at.timestamp())
+        return response

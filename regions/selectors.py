@@ -1,0 +1,97 @@
+"""Read queries over regions, each starting from what the user may see (their jurisdiction)."""
+
+from datetime import datetime
+
+from django.db.models import Max, Q
+
+from .models import Colour, ColourThresholds, Level, Region, RegionSnapshot, Role, StaffProfile, code_prefix
+
+
+def jurisdiction_of(user) -> Region | None:
+    """The division a user works in: their staff profile's jurisdiction; None means everywhere (superusers)."""
+    profile = StaffProfile.objects.filter(user=user).select_related("jurisdiction").first() if user.is_authenticated else None
+    return profile.jurisdiction if profile else None
+
+
+def role_of(user) -> str | None:
+    if not user.is_authenticated:
+        return None
+    profile = StaffProfile.objects.filter(user=user).only("role").first()
+    if profile:
+        return profile.role
+    return Role.ADMINISTRATOR if user.is_superuser else None
+
+
+def within(jurisdiction: Region | None) -> Q:
+    """Regions inside (or equal to) a jurisdiction, by division-code prefix."""
+    if jurisdiction is None:
+        return Q()
+    return Q(code__startswith=code_prefix(jurisdiction.code))
+
+
+def periods_available() -> list:
+    return list(RegionSnapshot.objects.order_by("-period").values_list("period", flat=True).distinct())
+
+
+def latest_period():
+    return RegionSnapshot.objects.aggregate(latest=Max("period"))["latest"]
+
+
+def map_version(*, level: str, period, jurisdiction: Region | None) -> tuple[str, datetime | None]:
+    """What a map response depends on, and when it last changed: one aggregate over the period's snapshots."""
+    state = RegionSnapshot.objects.filter(period=period).aggregate(changed=Max("computed_at"), thresholds=Max("thresholds_id"))
+    changed = state["changed"]
+    key = f"{level}|{period}|{jurisdiction.code if jurisdiction else '*'}|{changed.isoformat() if changed else '-'}|{state['thresholds']}"
+    return key, changed
+
+
+def map_feature_collection(*, level: str, period, jurisdiction: Region | None) -> dict:
+    """GeoJSON of the regions of ``level`` inside the jurisdiction with their snapshot for ``period``.
+
+    Regions with a boundary are drawn as their simplified (Multi)Polygon; the others (towns, in the demo)
+    as a Point at their label position. Two queries whatever the number of regions.
+    """
+    regions = Region.objects.filter(within(jurisdiction), level=level).only(
+        "code", "name", "name_en", "level", "parent_id", "boundary_simplified", "label_lat", "label_lon"
+    )
+    snapshots = {
+        snapshot.region_id: snapshot
+        for snapshot in RegionSnapshot.objects.filter(period=period, region__level=level).filter(
+            **({"region__code__startswith": code_prefix(jurisdiction.code)} if jurisdiction else {})
+        )
+    }
+    features = []
+    for region in regions:
+        geometry = region.boundary_simplified
+        if geometry is None and region.label_lat is not None:
+            geometry = {"type": "Point", "coordinates": [round(region.label_lon, 5), round(region.label_lat, 5)]}
+        snapshot = snapshots.get(region.id)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {
+                    "code": region.code,
+                    "name": region.name,
+                    "name_en": region.name_en,
+                    "level": region.level,
+                    "parent_id": region.parent_id,
+                    "label": [region.label_lat, region.label_lon] if region.label_lat is not None else None,
+                    "colour": snapshot.colour if snapshot else Colour.TOO_FEW,
+                    "risk_share": float(snapshot.risk_share) if snapshot else None,
+                    "enterprise_count": snapshot.enterprise_count if snapshot else 0,
+                    "risk_count": snapshot.risk_count if snapshot else 0,
+                    "index": float(snapshot.index) if snapshot and snapshot.index is not None else None,
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "period": f"{period:%Y-%m}" if period else None, "level": level, "features": features}
+
+
+def thresholds_for_period(period) -> ColourThresholds:
+    """The thresholds the period's map was coloured with (those in force now when it has no snapshot)."""
+    snapshot = RegionSnapshot.objects.filter(period=period).select_related("thresholds").first() if period else None
+    return snapshot.thresholds if snapshot else ColourThresholds.in_force()
+
+
+MAP_LEVELS = (Level.COUNTY, Level.TOWN)

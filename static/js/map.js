@@ -1,0 +1,214 @@
+/* 一图: the colour-coded regional map. Plain Leaflet, no build step; data from /api/regions/…. */
+(function () {
+  "use strict";
+
+  var COLOURS = { red: "#d73027", orange: "#fc8d59", yellow: "#fee08b", green: "#1a9850", too_few: "url(#hatch)" };
+  var CATEGORY_COLOURS = { tightened: "#d73027", routine: "#e6b800", responsibility: "#4575b4", credit: "#1a9850" };
+  var t = window.gettext || function (s) { return s; };
+  var settings = JSON.parse(document.getElementById("map-settings").textContent);
+  var controls = document.getElementById("map-controls");
+  var panel = document.getElementById("panel");
+  var cards = document.getElementById("summary-cards");
+
+  var map = L.map("map", { zoomSnap: 0.25, attributionControl: !!settings.tileUrl, preferCanvas: false })
+    .setView(settings.center, settings.zoom);
+  if (settings.tileUrl) {
+    L.tileLayer(settings.tileUrl, { attribution: settings.tileAttribution, maxZoom: 18 }).addTo(map);
+  } else {
+    document.getElementById("map").classList.add("no-tiles");
+  }
+
+  var state = { layer: "risk", level: "county", period: controls.period.value, fitted: false, selected: null };
+  var regionLayer = null;
+  var priorityLayer = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45 });
+  var request = 0;
+
+  function escapeHtml(text) {
+    return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function percent(value) { return value == null ? "—" : value.toFixed(1) + "%"; }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (response) {
+      if (!response.ok) { throw new Error(response.status + " " + response.statusText); }
+      return response.json();
+    });
+  }
+
+  // Hatched fill for "too few to colour": an SVG pattern inside Leaflet's overlay SVG.
+  function ensureHatchPattern() {
+    var svg = map.getPanes().overlayPane.querySelector("svg");
+    if (!svg || svg.querySelector("#hatch")) { return; }
+    var ns = "http://www.w3.org/2000/svg";
+    var defs = document.createElementNS(ns, "defs");
+    var pattern = document.createElementNS(ns, "pattern");
+    pattern.setAttribute("id", "hatch");
+    pattern.setAttribute("patternUnits", "userSpaceOnUse");
+    pattern.setAttribute("width", "8");
+    pattern.setAttribute("height", "8");
+    pattern.setAttribute("patternTransform", "rotate(45)");
+    pattern.innerHTML = '<rect width="8" height="8" fill="#eeeeee"></rect><line x1="0" y1="0" x2="0" y2="8" stroke="#9e9e9e" stroke-width="3"></line>';
+    defs.appendChild(pattern);
+    svg.insertBefore(defs, svg.firstChild);
+  }
+
+  var maxCount = 1;
+  function overviewFill(count) {
+    // Sequential blues for counts: the four risk colours stay reserved for risk.
+    var share = Math.sqrt((count || 0) / maxCount);
+    var light = [222, 235, 247], dark = [8, 81, 156];
+    var rgb = light.map(function (l, i) { return Math.round(l + (dark[i] - l) * share); });
+    return "rgb(" + rgb.join(",") + ")";
+  }
+
+  function styleFor(feature) {
+    var p = feature.properties;
+    var fill = state.layer === "overview" ? overviewFill(p.enterprise_count) : COLOURS[p.colour] || COLOURS.too_few;
+    return {
+      color: "#444", weight: p.code === state.selected ? 3 : 1, opacity: 1,
+      fillColor: fill, fillOpacity: state.layer === "priorities" ? 0.35 : 0.8,
+      className: "region region-" + p.code + " colour-" + p.colour,
+    };
+  }
+
+  function tooltipFor(p) {
+    if (state.layer === "overview") {
+      return escapeHtml(p.name) + "<br>" + p.enterprise_count + " " + t("enterprises");
+    }
+    return escapeHtml(p.name) + "<br>" + (p.colour === "too_few" ? t("too few to colour") : percent(p.risk_share));
+  }
+
+  function drawRegions(collection) {
+    if (regionLayer) { map.removeLayer(regionLayer); }
+    maxCount = Math.max.apply(null, collection.features.map(function (f) { return f.properties.enterprise_count; }).concat([1]));
+    regionLayer = L.geoJSON(collection, {
+      filter: function (feature) { return !!feature.geometry; },
+      style: styleFor,
+      pointToLayer: function (feature, latlng) {
+        var radius = 5 + Math.min(9, Math.sqrt(feature.properties.enterprise_count || 0) / 2);
+        return L.circleMarker(latlng, Object.assign(styleFor(feature), { radius: radius, fillOpacity: 0.9 }));
+      },
+      onEachFeature: function (feature, layer) {
+        var p = feature.properties;
+        var permanent = state.level === "county";
+        layer.bindTooltip(tooltipFor(p), { permanent: permanent, direction: "center", className: "region-label" + (permanent ? "" : " floating") });
+        layer.on("click", function () { select(p.code); });
+      },
+    }).addTo(map);
+    ensureHatchPattern();
+    regionLayer.eachLayer(function (layer) { layer.setStyle(styleFor(layer.feature)); });
+    if (!state.fitted && regionLayer.getBounds().isValid()) {
+      map.fitBounds(regionLayer.getBounds(), { padding: [10, 10] });
+      state.fitted = true;
+    }
+    document.getElementById("map").dataset.loaded = state.level;
+  }
+
+  function loadRegions() {
+    var mine = ++request;
+    var url = "/api/regions/map/?level=" + state.level + (state.period ? "&period=" + state.period : "");
+    return getJSON(url).then(function (collection) {
+      if (mine === request) { drawRegions(collection); }
+    }).catch(function (error) { panel.innerHTML = '<p class="error">' + t("The map data could not be loaded") + ": " + escapeHtml(error.message) + "</p>"; });
+  }
+
+  function loadPriorities() {
+    priorityLayer.clearLayers();
+    if (state.layer !== "priorities") { map.removeLayer(priorityLayer); return; }
+    var b = map.getBounds();
+    var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(4); }).join(",");
+    getJSON("/api/enterprises/priorities/?bbox=" + bbox).then(function (data) {
+      priorityLayer.clearLayers();
+      data.markers.forEach(function (m) {
+        var marker = L.circleMarker([m.lat, m.lon], {
+          radius: 6, color: "#222", weight: 1, fillColor: CATEGORY_COLOURS[m.category], fillOpacity: 1,
+        });
+        marker.bindPopup('<a href="' + m.url + '">' + escapeHtml(m.name) + "</a><br>" + escapeHtml(m.category_label));
+        priorityLayer.addLayer(marker);
+      });
+      priorityLayer.addTo(map);
+    });
+  }
+
+  function sparkline(trend) {
+    if (!trend.length) { return ""; }
+    var w = 220, h = 44, max = Math.max.apply(null, trend.map(function (p) { return p.risk_share; }).concat([1]));
+    var step = trend.length > 1 ? (w - 10) / (trend.length - 1) : 0;
+    var points = trend.map(function (p, i) { return [5 + i * step, h - 6 - (p.risk_share / max) * (h - 12)]; });
+    var line = points.map(function (xy) { return xy[0].toFixed(1) + "," + xy[1].toFixed(1); }).join(" ");
+    var dots = points.map(function (xy, i) {
+      var p = trend[i];
+      return '<circle cx="' + xy[0].toFixed(1) + '" cy="' + xy[1].toFixed(1) + '" r="3.5" fill="' + (COLOURS[p.colour] || "#bbb").replace("url(#hatch)", "#bbb") +
+        '" stroke="#555" stroke-width=".5"><title>' + p.period + " " + percent(p.risk_share) + "</title></circle>";
+    }).join("");
+    return '<svg class="trend" viewBox="0 0 ' + w + " " + h + '" width="100%" height="' + h + '" role="img" aria-label="' + t("Trend of the risk share") +
+      '"><polyline fill="none" stroke="#777" stroke-width="1.5" points="' + line + '"></polyline>' + dots + "</svg>";
+  }
+
+  function renderPanel(d) {
+    var badge = d.colour ? '<span class="badge ' + d.colour + '">' + escapeHtml(d.colour_label) + "</span>" : "";
+    var reasons = d.top_reasons.map(function (r) { return "<li>" + escapeHtml(r.label) + " <b>" + r.count + "</b></li>"; }).join("");
+    var key = d.key_enterprises.map(function (e) {
+      return '<li><i class="dot" style="background:' + CATEGORY_COLOURS[e.category] + '"></i><a href="' + e.url + '">' + escapeHtml(e.name) +
+        "</a> <small>" + escapeHtml(e.town) + " · " + escapeHtml(e.category_label) + "</small></li>";
+    }).join("");
+    var index = d.index == null ? "—" : d.index.toFixed(1);
+    panel.innerHTML =
+      '<h2 class="panel-title">' + escapeHtml(d.name) + ' <small class="code">' + d.code + "</small> " + badge + "</h2>" +
+      '<p class="share" data-testid="panel-share">' + t("Share of risk enterprises") + " <b>" + percent(d.risk_share) + "</b><br>" +
+      '<span data-testid="panel-counts">' + interpolate(t("%(risk)s of %(total)s enterprises"), { risk: d.risk_count, total: d.enterprise_count }, true) + "</span></p>" +
+      '<p class="index">' + t("Quality-safety index") + " <b>" + index + '</b> <small title="' + escapeHtml(d.index_formula || "") + '">ⓘ</small></p>' +
+      (reasons ? "<h3>" + t("Commonest risk reasons") + "</h3><ul class=\"reasons\">" + reasons + "</ul>" : "") +
+      "<h3>" + t("Key-supervised enterprises") + " (" + d.key_total + ")</h3>" + (key ? '<ul class="key">' + key + "</ul>" : "<p>—</p>") +
+      "<h3>" + t("Trend") + " <small>" + (d.trend.length ? d.trend[0].period + " – " + d.trend[d.trend.length - 1].period : "") + "</small></h3>" + sparkline(d.trend);
+    panel.dataset.code = d.code;
+  }
+
+  function select(code) {
+    state.selected = code;
+    if (regionLayer) { regionLayer.eachLayer(function (layer) { layer.setStyle(styleFor(layer.feature)); }); }
+    panel.innerHTML = '<p class="hint">' + t("Loading…") + "</p>";
+    getJSON("/api/regions/" + code + "/panel/" + (state.period ? "?period=" + state.period : "")).then(renderPanel)
+      .catch(function (error) { panel.innerHTML = '<p class="error">' + escapeHtml(error.message) + "</p>"; });
+  }
+
+  function renderCards(top) {
+    getJSON("/api/regions/" + top + "/panel/" + (state.period ? "?period=" + state.period : "")).then(function (d) {
+      cards.innerHTML = [
+        [t("Enterprises"), d.enterprise_count],
+        [t("Risk enterprises"), d.risk_count + " (" + percent(d.risk_share) + ")"],
+        [t("Key-supervised enterprises"), d.key_total],
+        [t("Quality-safety index"), d.index == null ? "—" : d.index.toFixed(1)],
+      ].map(function (card) { return '<div class="card stat"><span>' + card[0] + "</span><b>" + card[1] + "</b></div>"; }).join("");
+    });
+  }
+
+  controls.addEventListener("change", function (event) {
+    var name = event.target.name;
+    state[name] = event.target.value;
+    if (name === "layer") {
+      if (regionLayer) {
+        regionLayer.eachLayer(function (layer) {
+          layer.setStyle(styleFor(layer.feature));
+          layer.setTooltipContent(tooltipFor(layer.feature.properties));
+        });
+      }
+      loadPriorities();
+    } else {
+      loadRegions();
+      if (name === "period") {
+        renderCards(settings.topRegion);
+        if (state.selected) { select(state.selected); }
+      }
+    }
+  });
+  map.on("moveend", function () { if (state.layer === "priorities") { loadPriorities(); } });
+  window.addEventListener("resize", function () { map.invalidateSize(); });
+
+  loadRegions();
+  if (settings.topRegion) { renderCards(settings.topRegion); }
+  window.jqsMap = { map: map, select: select, state: state };
+})();
