@@ -41,3 +41,13 @@ def shared_database_url() -> str:
     settings = connection.settings_dict
     auth = settings["USER"] + (f":{settings['PASSWORD']}" if settings.get("PASSWORD") else "")
     return f"postgres://{auth}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+def require_browser() -> None:
+    """Debian's Chromium and the Playwright package, which drives it (no browser download)."""
+    if not os.path.exists("/usr/bin/chromium"):
+        _unavailable("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        _unavailable("needs the playwright package")

@@ -1,0 +1,112 @@
+"""The map as a supervisor sees it, in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from enterprises.models import RiskEventKind
+from jiaxing_qs.pipeline import run_pipeline
+from regions.models import Region, Role
+
+from .factories import EnterpriseFactory, RiskEventFactory, StaffProfileFactory, UserFactory
+from .services import require_browser
+
+AS_OF = dt.date(2026, 11, 26)
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FILL = {"red": "#d73027", "orange": "#fc8d59", "yellow": "#fee08b", "green": "#1a9850", "too_few": "url(#hatch)"}
+# county code → (active enterprises, risk enterprises): all four colours and "too few" under the defaults.
+COUNTY_MIX = {
+    "330402": (10, 0),  # green
+    "330411": (10, 1),  # orange: exactly 10 %
+    "330421": (20, 1),  # yellow: exactly 5 %
+    "330424": (10, 3),  # red
+    "330481": (3, 1),  # too few to colour
+    "330482": (25, 1),  # green: 4 %
+    "330483": (10, 2),  # red: exactly 20 %
+}
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def coloured_jiaxing(jiaxing):
+    for code, (total, risk) in COUNTY_MIX.items():
+        county = Region.objects.get(code=code)
+        town = county.children.order_by("code").first()
+        for serial in range(total):
+            enterprise = EnterpriseFactory(town=town, lat=county.label_lat + serial * 0.002, lon=county.label_lon)
+            if serial < risk:
+                RiskEventFactory(enterprise=enterprise, kind=RiskEventKind.INCIDENT, occurred_on=AS_OF - dt.timedelta(days=10))
+    run_pipeline(AS_OF)
+    return jiaxing
+
+
+@pytest.fixture
+def page(live_server):
+    require_browser()
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop in this thread
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport={"width": 1366, "height": 860}, locale="zh-CN")
+        page = context.new_page()
+        page.on("console", lambda message: print("browser console:", message.type, message.text))
+        page.on("pageerror", lambda error: print("browser error:", error))
+        yield page
+        browser.close()
+
+
+def log_in(page, live_server, username):
+    page.goto(f"{live_server.url}/accounts/login/?next=/map/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "correct horse battery staple")
+    page.click(".login-card button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/map/")
+
+
+def click_inside(page, feature):
+    """Click the county at its label point, which lies inside its polygon (a bounding-box centre may not)."""
+    x, y = page.evaluate(
+        """([lat, lon]) => {
+            const point = window.jqsMap.map.latLngToContainerPoint([lat, lon]);
+            const box = document.getElementById("map").getBoundingClientRect();
+            return [box.left + point.x, box.top + point.y];
+        }""",
+        feature["properties"]["label"],
+    )
+    page.mouse.click(x, y)
+
+
+def test_supervisor_sees_the_seven_counties_in_their_colours_and_drills_into_one(page, live_server, coloured_jiaxing, client):
+    StaffProfileFactory(user=UserFactory(username="city_supervisor"), role=Role.SUPERVISOR, jurisdiction=coloured_jiaxing)
+    log_in(page, live_server, "city_supervisor")
+    page.wait_for_selector("#map[data-loaded=county]")
+
+    client.force_login(coloured_jiaxing.staff.get().user)
+    features = client.get("/api/regions/map/", {"level": "county"}).json()["features"]
+    assert len(features) == 7
+    for feature in features:
+        code, colour = feature["properties"]["code"], feature["properties"]["colour"]
+        path = page.locator(f"path.region-{code}")
+        assert path.count() == 1, f"county {code} is drawn once"
+        assert path.get_attribute("fill") == FILL[colour], f"county {code} is drawn {colour}"
+    assert {feature["properties"]["colour"] for feature in features} == {"red", "orange", "yellow", "green", "too_few"}
+
+    click_inside(page, next(f for f in features if f["properties"]["code"] == "330424"))
+    page.wait_for_selector("#panel[data-code='330424']")
+    counts = page.inner_text("[data-testid=panel-counts]")
+    assert "3" in counts and "10" in counts
+    assert "30.0%" in page.inner_text("[data-testid=panel-share]")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map-county.png"))
+    page.select_option("#level", "town")
+    page.wait_for_selector("#map[data-loaded=town]")
+    assert page.locator("path.region").count() >= 7  # the towns with enterprises, as coloured markers
+    page.screenshot(path=str(ARTIFACTS / "map-town.png"))
