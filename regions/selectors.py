@@ -85,7 +85,19 @@ def map_feature_collection(*, level: str, period, jurisdiction: Region | None) -
                 },
             }
         )
-    return {"type": "FeatureCollection", "period": f"{period:%Y-%m}" if period else None, "level": level, "features": features}
+    thresholds = thresholds_for_period(period)
+    return {
+        "type": "FeatureCollection",
+        "period": f"{period:%Y-%m}" if period else None,
+        "level": level,
+        "thresholds": {
+            "yellow_from": float(thresholds.yellow_from),
+            "orange_from": float(thresholds.orange_from),
+            "red_from": float(thresholds.red_from),
+            "min_enterprises": thresholds.min_enterprises,
+        },
+        "features": features,
+    }
 
 
 def thresholds_for_period(period) -> ColourThresholds:

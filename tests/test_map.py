@@ -172,3 +172,15 @@ def test_enterprise_page_shows_the_class_reasons_and_is_limited_to_the_jurisdict
     assert enterprise.name in page and "× 1" in page
     client.force_login(outsider)
     assert client.get(f"/enterprises/{enterprise.pk}/").status_code == 404
+
+
+def test_map_reports_the_thresholds_its_period_was_coloured_with(client, coloured, supervisor):
+    from regions.models import ColourThresholds
+
+    client.force_login(supervisor)
+    assert client.get(MAP_URL).json()["thresholds"]["red_from"] == 20.0
+    ColourThresholds.objects.create(yellow_from=5, orange_from=10, red_from=35, min_enterprises=5, reason="试行新阈值")
+    run_pipeline(AS_OF)
+    collection = client.get(MAP_URL).json()
+    assert collection["thresholds"]["red_from"] == 35.0
+    assert features_by_code(client.get(MAP_URL))[coloured.county_a.code]["properties"]["colour"] == Colour.ORANGE  # 30 % < 35 %

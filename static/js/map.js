@@ -4,7 +4,8 @@
 
   var COLOURS = { red: "#d73027", orange: "#fc8d59", yellow: "#fee08b", green: "#1a9850", too_few: "url(#hatch)" };
   var CATEGORY_COLOURS = { tightened: "#d73027", routine: "#e6b800", responsibility: "#4575b4", credit: "#1a9850" };
-  var t = window.gettext || function (s) { return s; };
+  var gettext = window.gettext || function (s) { return s; };
+  var interpolate = window.interpolate || function (f, o) { return f.replace(/%\((\w+)\)s/g, function (m, k) { return o[k]; }); };
   var settings = JSON.parse(document.getElementById("map-settings").textContent);
   var controls = document.getElementById("map-controls");
   var panel = document.getElementById("panel");
@@ -76,13 +77,22 @@
 
   function tooltipFor(p) {
     if (state.layer === "overview") {
-      return escapeHtml(p.name) + "<br>" + p.enterprise_count + " " + t("enterprises");
+      return escapeHtml(p.name) + "<br>" + p.enterprise_count + " " + gettext("enterprises");
     }
-    return escapeHtml(p.name) + "<br>" + (p.colour === "too_few" ? t("too few to colour") : percent(p.risk_share));
+    return escapeHtml(p.name) + "<br>" + (p.colour === "too_few" ? gettext("too few to colour") : percent(p.risk_share));
+  }
+
+  function showThresholds(thresholds) {
+    // The legend shows the thresholds the shown period was coloured with, not just today's.
+    document.querySelectorAll("#legend [data-threshold]").forEach(function (node) {
+      var value = thresholds[node.dataset.threshold];
+      node.textContent = value === Math.round(value) ? String(value) : String(+value.toFixed(2));
+    });
   }
 
   function drawRegions(collection) {
     if (regionLayer) { map.removeLayer(regionLayer); }
+    if (collection.thresholds) { showThresholds(collection.thresholds); }
     maxCount = Math.max.apply(null, collection.features.map(function (f) { return f.properties.enterprise_count; }).concat([1]));
     regionLayer = L.geoJSON(collection, {
       filter: function (feature) { return !!feature.geometry; },
@@ -112,7 +122,7 @@
     var url = "/api/regions/map/?level=" + state.level + (state.period ? "&period=" + state.period : "");
     return getJSON(url).then(function (collection) {
       if (mine === request) { drawRegions(collection); }
-    }).catch(function (error) { panel.innerHTML = '<p class="error">' + t("The map data could not be loaded") + ": " + escapeHtml(error.message) + "</p>"; });
+    }).catch(function (error) { panel.innerHTML = '<p class="error">' + gettext("The map data could not be loaded") + ": " + escapeHtml(error.message) + "</p>"; });
   }
 
   function loadPriorities() {
@@ -144,7 +154,7 @@
       return '<circle cx="' + xy[0].toFixed(1) + '" cy="' + xy[1].toFixed(1) + '" r="3.5" fill="' + (COLOURS[p.colour] || "#bbb").replace("url(#hatch)", "#bbb") +
         '" stroke="#555" stroke-width=".5"><title>' + p.period + " " + percent(p.risk_share) + "</title></circle>";
     }).join("");
-    return '<svg class="trend" viewBox="0 0 ' + w + " " + h + '" width="100%" height="' + h + '" role="img" aria-label="' + t("Trend of the risk share") +
+    return '<svg class="trend" viewBox="0 0 ' + w + " " + h + '" width="100%" height="' + h + '" role="img" aria-label="' + gettext("Trend of the risk share") +
       '"><polyline fill="none" stroke="#777" stroke-width="1.5" points="' + line + '"></polyline>' + dots + "</svg>";
   }
 
@@ -158,19 +168,19 @@
     var index = d.index == null ? "—" : d.index.toFixed(1);
     panel.innerHTML =
       '<h2 class="panel-title">' + escapeHtml(d.name) + ' <small class="code">' + d.code + "</small> " + badge + "</h2>" +
-      '<p class="share" data-testid="panel-share">' + t("Share of risk enterprises") + " <b>" + percent(d.risk_share) + "</b><br>" +
-      '<span data-testid="panel-counts">' + interpolate(t("%(risk)s of %(total)s enterprises"), { risk: d.risk_count, total: d.enterprise_count }, true) + "</span></p>" +
-      '<p class="index">' + t("Quality-safety index") + " <b>" + index + '</b> <small title="' + escapeHtml(d.index_formula || "") + '">ⓘ</small></p>' +
-      (reasons ? "<h3>" + t("Commonest risk reasons") + "</h3><ul class=\"reasons\">" + reasons + "</ul>" : "") +
-      "<h3>" + t("Key-supervised enterprises") + " (" + d.key_total + ")</h3>" + (key ? '<ul class="key">' + key + "</ul>" : "<p>—</p>") +
-      "<h3>" + t("Trend") + " <small>" + (d.trend.length ? d.trend[0].period + " – " + d.trend[d.trend.length - 1].period : "") + "</small></h3>" + sparkline(d.trend);
+      '<p class="share" data-testid="panel-share">' + gettext("Share of risk enterprises") + " <b>" + percent(d.risk_share) + "</b><br>" +
+      '<span data-testid="panel-counts">' + interpolate(gettext("%(risk)s of %(total)s enterprises"), { risk: d.risk_count, total: d.enterprise_count }, true) + "</span></p>" +
+      '<p class="index">' + gettext("Quality-safety index") + " <b>" + index + '</b> <small title="' + escapeHtml(d.index_formula || "") + '">ⓘ</small></p>' +
+      (reasons ? "<h3>" + gettext("Commonest risk reasons") + "</h3><ul class=\"reasons\">" + reasons + "</ul>" : "") +
+      "<h3>" + gettext("Key-supervised enterprises") + " (" + d.key_total + ")</h3>" + (key ? '<ul class="key">' + key + "</ul>" : "<p>—</p>") +
+      "<h3>" + gettext("Trend") + " <small>" + (d.trend.length ? d.trend[0].period + " – " + d.trend[d.trend.length - 1].period : "") + "</small></h3>" + sparkline(d.trend);
     panel.dataset.code = d.code;
   }
 
   function select(code) {
     state.selected = code;
     if (regionLayer) { regionLayer.eachLayer(function (layer) { layer.setStyle(styleFor(layer.feature)); }); }
-    panel.innerHTML = '<p class="hint">' + t("Loading…") + "</p>";
+    panel.innerHTML = '<p class="hint">' + gettext("Loading…") + "</p>";
     getJSON("/api/regions/" + code + "/panel/" + (state.period ? "?period=" + state.period : "")).then(renderPanel)
       .catch(function (error) { panel.innerHTML = '<p class="error">' + escapeHtml(error.message) + "</p>"; });
   }
@@ -178,10 +188,10 @@
   function renderCards(top) {
     getJSON("/api/regions/" + top + "/panel/" + (state.period ? "?period=" + state.period : "")).then(function (d) {
       cards.innerHTML = [
-        [t("Enterprises"), d.enterprise_count],
-        [t("Risk enterprises"), d.risk_count + " (" + percent(d.risk_share) + ")"],
-        [t("Key-supervised enterprises"), d.key_total],
-        [t("Quality-safety index"), d.index == null ? "—" : d.index.toFixed(1)],
+        [gettext("Enterprises"), d.enterprise_count],
+        [gettext("Risk enterprises"), d.risk_count + " (" + percent(d.risk_share) + ")"],
+        [gettext("Key-supervised enterprises"), d.key_total],
+        [gettext("Quality-safety index"), d.index == null ? "—" : d.index.toFixed(1)],
       ].map(function (card) { return '<div class="card stat"><span>' + card[0] + "</span><b>" + card[1] + "</b></div>"; }).join("");
     });
   }
