@@ -1,10 +1,15 @@
-"""Spot-check results. Plans, draws, tasks and rectification orders join them in the closed-loop issue."""
+"""Spot-check results and the closed loop: plans and their draws, tasks, check results, rectification, notifications."""
 
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from enterprises.models import Enterprise
-from products.models import Product
+from products.models import ChecklistItem, Product
+from regions.models import Region
 
 
 class SpotCheckLevel(models.TextChoices):
@@ -49,3 +54,321 @@ class SpotCheckResult(models.Model):
     def risk_event_ref(self) -> str:
         """The source reference a non-conforming result's risk event carries."""
         return f"抽查 {self.lab_report_number}"
+
+
+# --- The closed loop: plans and draws (双随机), tasks, check results, rectification, notifications ---------
+
+
+class PlanStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    APPROVED = "approved", _("approved, dispatching")
+    DISPATCHED = "dispatched", _("dispatched")
+    CLOSED = "closed", _("closed")
+
+
+ratio_validators = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+multiplier_validators = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("10"))]
+
+
+class InspectionPlan(models.Model):
+    """A spot-check plan: scope, budget, draw ratios and the seed that makes its draw reproducible."""
+
+    name = models.CharField(_("name"), max_length=200)
+    scope = models.ForeignKey(Region, verbose_name=_("scope"), on_delete=models.PROTECT, related_name="inspection_plans")
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    batch_budget = models.PositiveIntegerField(_("budget (spot-check batches)"), validators=[MinValueValidator(1)])
+    control_share = models.DecimalField(
+        _("random control arm (% of budget)"), max_digits=5, decimal_places=2, default=Decimal("10"), validators=ratio_validators
+    )
+    ratio_tightened = models.DecimalField(_("draw ratio: tightened (%)"), max_digits=5, decimal_places=2, validators=ratio_validators)
+    ratio_routine = models.DecimalField(_("draw ratio: routine (%)"), max_digits=5, decimal_places=2, validators=ratio_validators)
+    ratio_responsibility = models.DecimalField(
+        _("draw ratio: responsibility (%)"), max_digits=5, decimal_places=2, validators=ratio_validators
+    )
+    ratio_credit = models.DecimalField(_("draw ratio: credit (%)"), max_digits=5, decimal_places=2, validators=ratio_validators)
+    multiplier_red = models.DecimalField(_("multiplier: red regions"), max_digits=4, decimal_places=2, validators=multiplier_validators)
+    multiplier_orange = models.DecimalField(
+        _("multiplier: orange regions"), max_digits=4, decimal_places=2, validators=multiplier_validators
+    )
+    multiplier_yellow = models.DecimalField(
+        _("multiplier: yellow regions"), max_digits=4, decimal_places=2, validators=multiplier_validators
+    )
+    multiplier_green = models.DecimalField(_("multiplier: green regions"), max_digits=4, decimal_places=2, validators=multiplier_validators)
+    seed = models.CharField(_("draw seed"), max_length=64, help_text=_("Published with the plan: anyone can re-run the draw."))
+    draw_method = models.CharField(_("draw method"), max_length=40, default="JQS-DRAW-1")
+    status = models.CharField(_("status"), max_length=12, choices=PlanStatus.choices, default=PlanStatus.DRAFT, db_index=True)
+    staffing_problems = models.JSONField(_("tasks that could not be staffed"), default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("approved by"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    is_demo = models.BooleanField(_("demo data"), default=False)
+
+    class Meta:
+        verbose_name = _("inspection plan")
+        verbose_name_plural = _("inspection plans")
+        ordering = ["-period_start", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(period_end__gte=models.F("period_start")), name="plan_period_in_order"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def ratio(self, category: str) -> Decimal:
+        return getattr(self, f"ratio_{category}")
+
+    def multiplier(self, colour: str | None) -> Decimal:
+        return getattr(self, f"multiplier_{colour}", Decimal("1"))
+
+
+class TaskKind(models.TextChoices):
+    SPOT_CHECK = "spot_check", _("spot check")
+    REINSPECTION = "reinspection", _("re-inspection")
+
+
+class DrawArm(models.TextChoices):
+    RISK = "risk", _("risk-stratified draw")
+    CONTROL = "control", _("random control arm")
+    FOLLOW_UP = "follow_up", _("follow-up of an order")
+
+
+class TaskStatus(models.TextChoices):
+    UNSTAFFED = "unstaffed", _("not dispatched: too few eligible officers")
+    ASSIGNED = "assigned", _("assigned")
+    SUBMITTED = "submitted", _("result submitted")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class InspectionTask(models.Model):
+    plan = models.ForeignKey(InspectionPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="tasks", null=True, blank=True)
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="inspection_tasks")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=14, choices=TaskKind.choices, default=TaskKind.SPOT_CHECK)
+    arm = models.CharField(_("draw arm"), max_length=10, choices=DrawArm.choices)
+    stratum = models.CharField(_("stratum"), max_length=40, blank=True)
+    draw_rank = models.PositiveIntegerField(_("rank in its stratum"), null=True, blank=True)
+    draw_key = models.CharField(_("draw key"), max_length=64, blank=True)
+    reason = models.CharField(_("why drawn"), max_length=300)
+    due_date = models.DateField(_("due date"))
+    status = models.CharField(_("status"), max_length=12, choices=TaskStatus.choices, default=TaskStatus.ASSIGNED, db_index=True)
+    order = models.ForeignKey(
+        "RectificationOrder",
+        verbose_name=_("rectification order"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reinspection_tasks",
+    )
+    officers = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TaskAssignment", related_name="inspection_tasks")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    overdue_flagged_on = models.DateField(_("flagged overdue on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("inspection task")
+        verbose_name_plural = _("inspection tasks")
+        ordering = ["due_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "enterprise"], name="one_task_per_plan_and_enterprise"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.enterprise} · {self.due_date}"
+
+
+class TaskAssignment(models.Model):
+    task = models.ForeignKey(InspectionTask, on_delete=models.CASCADE, related_name="assignments")
+    officer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("officer"), on_delete=models.PROTECT, related_name="assignments")
+    position = models.PositiveSmallIntegerField(_("position"), default=1)
+    draw_key = models.CharField(_("draw key"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("task assignment")
+        verbose_name_plural = _("task assignments")
+        ordering = ["task", "position"]
+        constraints = [models.UniqueConstraint(fields=["task", "officer"], name="one_assignment_per_task_and_officer")]
+
+    def __str__(self):
+        return f"{self.officer} → {self.task}"
+
+
+class OfficerConflict(models.Model):
+    """A declared relation between an officer and an enterprise: the officer is excluded from its tasks (回避)."""
+
+    officer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("officer"), on_delete=models.CASCADE, related_name="conflicts")
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="officer_conflicts")
+    reason = models.CharField(_("relation"), max_length=300)
+    declared_on = models.DateField(_("declared on"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("declared conflict of interest")
+        verbose_name_plural = _("declared conflicts of interest")
+        constraints = [models.UniqueConstraint(fields=["officer", "enterprise"], name="one_conflict_per_officer_and_enterprise")]
+
+    def __str__(self):
+        return f"{self.officer} ↔ {self.enterprise}"
+
+
+class Conclusion(models.TextChoices):
+    CONFORMING = "conforming", _("conforming")
+    NONCONFORMING = "nonconforming", _("non-conforming")
+
+
+class CheckResult(models.Model):
+    """An inspector's report of a task, stored once per client-generated submission key."""
+
+    task = models.OneToOneField(InspectionTask, verbose_name=_("task"), on_delete=models.PROTECT, related_name="result")
+    submission_key = models.UUIDField(_("submission key"), unique=True)
+    number = models.CharField(_("result number"), max_length=30, unique=True)
+    conclusion = models.CharField(_("conclusion"), max_length=14, choices=Conclusion.choices)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("submitted by"), on_delete=models.PROTECT, related_name="+")
+    co_inspector = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("co-inspector"), on_delete=models.PROTECT, related_name="+")
+    checked_on = models.DateField(_("date of the check"))
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    lon = models.FloatField(_("longitude"), null=True, blank=True)
+    position_accuracy = models.FloatField(_("position accuracy (m)"), null=True, blank=True)
+    position_source = models.CharField(_("position source"), max_length=10, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    spot_check = models.OneToOneField(SpotCheckResult, on_delete=models.PROTECT, null=True, blank=True, related_name="check_result")
+    submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("check result")
+        verbose_name_plural = _("check results")
+        ordering = ["-submitted_at"]
+
+    def __str__(self):
+        return f"{self.number} · {self.get_conclusion_display()}"
+
+
+class ItemOutcome(models.TextChoices):
+    CONFORMING = "conforming", _("conforming")
+    NONCONFORMING = "nonconforming", _("non-conforming")
+    NOT_APPLICABLE = "na", _("not applicable")
+
+
+class CheckItemResult(models.Model):
+    result = models.ForeignKey(CheckResult, on_delete=models.CASCADE, related_name="items")
+    checklist_item = models.ForeignKey(ChecklistItem, verbose_name=_("check point"), on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(_("outcome"), max_length=14, choices=ItemOutcome.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("check point result")
+        verbose_name_plural = _("check point results")
+        ordering = ["result", "checklist_item__order"]
+        constraints = [models.UniqueConstraint(fields=["result", "checklist_item"], name="one_outcome_per_check_point")]
+
+    def __str__(self):
+        return f"{self.checklist_item.order}. {self.get_outcome_display()}"
+
+
+class CheckPhoto(models.Model):
+    result = models.ForeignKey(CheckResult, on_delete=models.CASCADE, related_name="photos")
+    image = models.ImageField(_("photo"), upload_to="checks/%Y/%m/")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+
+    def __str__(self):
+        return self.image.name
+
+
+class OrderStatus(models.TextChoices):
+    """States of a rectification order (SAMR Order 18, chapter 6); transitions live in rectification.py."""
+
+    RECTIFYING = "rectifying", _("rectifying (production and sale of the product stopped)")
+    ANNOUNCED = "announced", _("failed re-inspection: reported for public announcement")
+    ESCALATED = "escalated", _("failed second re-inspection: escalated for suspension")
+    CLOSED = "closed", _("closed: rectified")
+
+
+class RectificationOrder(models.Model):
+    number = models.CharField(_("order number"), max_length=30, unique=True)
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="rectification_orders")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    result = models.OneToOneField(CheckResult, verbose_name=_("non-conforming result"), on_delete=models.PROTECT, related_name="order")
+    status = models.CharField(_("status"), max_length=12, choices=OrderStatus.choices, default=OrderStatus.RECTIFYING, db_index=True)
+    ordered_on = models.DateField(_("ordered on"))
+    rectify_by = models.DateField(_("rectify by"))
+    reinspect_by = models.DateField(_("re-inspect by"))
+    objection_by = models.DateField(_("objection allowed until"))
+    objection_filed_on = models.DateField(_("objection filed on"), null=True, blank=True)
+    objection_text = models.TextField(_("objection"), blank=True)
+    announced_on = models.DateField(_("reported for announcement on"), null=True, blank=True)
+    second_reinspect_from = models.DateField(_("second re-inspection from"), null=True, blank=True)
+    second_reinspect_by = models.DateField(_("second re-inspection by"), null=True, blank=True)
+    escalated_on = models.DateField(_("escalated on"), null=True, blank=True)
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    overdue_flagged_on = models.DateField(_("flagged overdue on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rectification order")
+        verbose_name_plural = _("rectification orders")
+        ordering = ["-ordered_on", "-id"]
+
+    def __str__(self):
+        return f"{self.number} · {self.enterprise} · {self.get_status_display()}"
+
+
+class Channel(models.TextChoices):
+    DINGTALK = "dingtalk", _("DingTalk group robot")
+    EMAIL = "email", _("e-mail")
+    LOG = "log", _("log (development)")
+
+
+class NotificationSetting(models.Model):
+    """How a bureau (a jurisdiction) notifies its officers."""
+
+    bureau = models.OneToOneField(
+        Region, verbose_name=_("bureau (jurisdiction)"), on_delete=models.CASCADE, related_name="notification_setting"
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.LOG)
+    webhook_url = models.URLField(_("DingTalk webhook URL"), max_length=500, blank=True)
+    secret = models.CharField(_("DingTalk signing secret"), max_length=200, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("notification setting")
+        verbose_name_plural = _("notification settings")
+
+    def __str__(self):
+        return f"{self.bureau.name}: {self.get_channel_display()}"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class Notification(models.Model):
+    task = models.ForeignKey(InspectionTask, on_delete=models.CASCADE, related_name="notifications", null=True, blank=True)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    purpose = models.CharField(_("purpose"), max_length=20, default="dispatch")
+    dedupe_key = models.CharField(_("once-only key"), max_length=120, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"))
+    status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} → {self.recipient}: {self.title}"
