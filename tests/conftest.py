@@ -7,6 +7,7 @@ fixtures (``supervisor``, ``inspector``, ``administrator`` of ``county``; ``outs
 from dataclasses import dataclass
 
 import pytest
+from django.utils import translation
 
 from regions.imports import load_jiaxing
 from regions.models import Level, Region, Role
@@ -21,6 +22,13 @@ from .factories import (
     StaffProfileFactory,
     UserFactory,
 )
+
+
+@pytest.fixture
+def english():
+    """Messages in English, whatever LANGUAGE_CODE says, for tests that read a rule's message text."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

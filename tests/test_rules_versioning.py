@@ -1,0 +1,71 @@
+"""Rules are versioned rows: an edit adds a version; the newest version valid at a date is the one in force then."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from enterprises.models import SupervisionPolicy
+from products.models import GradingPolicy
+from regions.models import ColourThresholds, IndexWeights
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
+
+
+def at(year: int, month: int, day: int) -> dt.datetime:
+    return timezone.make_aware(dt.datetime(year, month, day, 12))
+
+
+@pytest.fixture
+def history() -> list[ColourThresholds]:
+    """Three versions of the colour thresholds: 2024, 2025 and one announced for 2027."""
+    return [
+        ColourThresholds.objects.create(valid_from=at(2024, 1, 1), reason="first thresholds"),
+        ColourThresholds.objects.create(valid_from=at(2025, 7, 1), red_from=Decimal("25"), reason="fewer red towns"),
+        ColourThresholds.objects.create(valid_from=at(2027, 1, 1), red_from=Decimal("30"), reason="announced for 2027"),
+    ]
+
+
+@pytest.mark.parametrize("rule", [GradingPolicy, SupervisionPolicy, ColourThresholds, IndexWeights])
+def test_documented_defaults_are_saved_as_the_first_version_when_none_exists(rule):
+    first = rule.in_force()
+    assert rule.objects.count() == 1
+    assert rule.in_force() == first
+    assert first.reason
+
+
+@time_machine.travel(dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC), tick=False)
+def test_in_force_is_the_newest_version_whose_date_has_passed(history):
+    assert ColourThresholds.in_force() == history[1]  # the 2027 version is not in force yet
+
+
+def test_a_past_date_gets_the_version_in_force_then(history):
+    assert ColourThresholds.in_force(at(2024, 6, 1)) == history[0]
+    assert ColourThresholds.in_force(at(2025, 6, 30)) == history[0]
+    assert ColourThresholds.in_force(at(2025, 7, 1)) == history[1]
+    assert ColourThresholds.in_force(at(2027, 3, 1)) == history[2]
+
+
+def test_a_date_before_every_version_gets_the_oldest_version(history):
+    assert ColourThresholds.in_force(at(2020, 1, 1)) == history[0]
+
+
+def test_of_two_versions_valid_from_the_same_moment_the_later_saved_wins():
+    moment = at(2025, 1, 1)
+    ColourThresholds.objects.create(valid_from=moment, reason="typo")
+    corrected = ColourThresholds.objects.create(valid_from=moment, red_from=Decimal("22"), reason="corrected")
+    assert ColourThresholds.in_force(at(2025, 2, 1)) == corrected
+    assert corrected.previous().reason == "typo"
+
+
+def test_previous_gives_the_version_a_change_was_made_from(history):
+    assert history[2].previous() == history[1]
+    assert history[1].previous() == history[0]
+    assert history[0].previous() is None
+    assert (history[1].previous().red_from, history[1].red_from) == (Decimal("20"), Decimal("25"))
+
+
+def test_a_new_version_leaves_the_old_one_in_place(history):
+    assert list(ColourThresholds.objects.order_by("valid_from").values_list("red_from", flat=True)) == [20, 25, 30]
