@@ -64,7 +64,7 @@ def enterprises_classify(*, as_of: dt.date, policy: SupervisionPolicy | None = N
     became_non_risk = Enterprise.objects.filter(~has_reason, risk_class=RiskClass.RISK).update(
         risk_class=RiskClass.NON_RISK, classified_at=now
     )
-    risk_total = Enterprise.objects.filter(risk_class=RiskClass.RISK).count()
+    risk_total = Enterprise.objects.filter(status=Status.ACTIVE, risk_class=RiskClass.RISK).count()
     return {
         "as_of": as_of.isoformat(),
         "became_risk": became_risk,
@@ -98,7 +98,7 @@ def enterprises_categorise(*, policy: SupervisionPolicy | None = None) -> dict:
     Enterprise.objects.update(max_grade=Subquery(highest_grade, output_field=IntegerField()))
     category = category_expression(policy)
     changed = Enterprise.objects.exclude(category=category).update(category=category)
-    key = Enterprise.objects.filter(category__in=[Category.TIGHTENED, Category.ROUTINE]).count()
+    key = Enterprise.objects.filter(status=Status.ACTIVE, category__in=[Category.TIGHTENED, Category.ROUTINE]).count()
     return {
         "changed": changed,
         "key_supervised": key,

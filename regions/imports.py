@@ -29,7 +29,7 @@ def _row_problems(line: int, row: dict, known: dict[str, str]) -> list[str]:
     try:
         division_code_validator(code)
     except ValidationError:
-        problems.append(_("line %(line)d: %(code)r is not a 6- or 9-digit division code") % {"line": line, "code": code})
+        problems.append(_("line %(line)d: %(code)r is not a 6-, 9- or 12-digit division code") % {"line": line, "code": code})
     if not row.get("name", "").strip():
         problems.append(_("line %(line)d: the name is empty") % {"line": line})
     if level not in Level.values:

@@ -112,7 +112,7 @@ def test_csv_with_a_bad_code_is_refused_naming_the_line_and_writes_nothing(tmp_p
     path = write_csv(tmp_path, "330400,嘉兴市,city,", f"{bad_code},南湖区,county,330400")
     with pytest.raises(CommandError) as refused:
         load("--divisions", str(path))
-    assert f"line 3: '{bad_code}' is not a 6- or 9-digit division code" in str(refused.value)
+    assert f"line 3: '{bad_code}' is not a 6-, 9- or 12-digit division code" in str(refused.value)
     assert Region.objects.count() == 0
 
 
