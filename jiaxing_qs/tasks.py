@@ -31,3 +31,17 @@ def enqueue_pipeline(as_of: dt.date | None = None) -> None:
 
     day = as_of or timezone.localdate()
     transaction.on_commit(lambda: pipeline_signature(day).apply_async())
+
+
+@shared_task(time_limit=600, soft_time_limit=540, max_retries=2, autoretry_for=(ConnectionError,), retry_backoff=True)
+def feedback_enterprise(enterprise_id: int) -> dict:
+    from .pipeline import enterprise_feedback
+
+    return enterprise_feedback(enterprise_id)
+
+
+def enqueue_feedback(enterprise_id: int) -> None:
+    """Re-class an enterprise and re-colour its regions once the current transaction commits."""
+    from django.db import transaction
+
+    transaction.on_commit(lambda: feedback_enterprise.delay(enterprise_id))

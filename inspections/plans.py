@@ -1,0 +1,193 @@
+"""Inspection plans: create with the policy's ratios and a fresh seed, preview the draw, approve, dispatch.
+
+Approval only changes the plan's state and queues the dispatch (on commit). The dispatch — a Celery task —
+draws the targets, staffs them and creates the tasks in one transaction, then writes one notification per
+officer and task and queues their sending. Every step is idempotent: tasks are unique per plan and
+enterprise, assignments per task and officer, notifications per once-only key, and a plan whose tasks exist
+is never drawn again, so re-running a dispatch after a crash creates nothing twice.
+"""
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from enterprises.models import SupervisionPolicy
+from regions.models import Level, Region
+
+from .assignment import Staffing, assign_officers
+from .draw import DRAW_METHOD, Draw, plan_draw
+from .models import (
+    DrawArm,
+    InspectionPlan,
+    InspectionTask,
+    Notification,
+    PlanStatus,
+    TaskAssignment,
+    TaskKind,
+    TaskStatus,
+)
+from .notifications import channel_for
+
+POLICY_FIELDS = (
+    "ratio_tightened",
+    "ratio_routine",
+    "ratio_responsibility",
+    "ratio_credit",
+    "multiplier_red",
+    "multiplier_orange",
+    "multiplier_yellow",
+    "multiplier_green",
+)
+
+
+@transaction.atomic
+def plan_create(
+    *, name: str, scope: Region, period_start: dt.date, period_end: dt.date, batch_budget: int, created_by, **overrides
+) -> InspectionPlan:
+    """A draft plan with the draw ratios of the supervision policy in force (editable per plan) and a new seed."""
+    if scope.level not in (Level.PROVINCE, Level.CITY, Level.COUNTY):
+        raise ValidationError({"scope": _("A plan covers a county, a city or a province.")})
+    policy = SupervisionPolicy.in_force()
+    values = {field: getattr(policy, field) for field in POLICY_FIELDS} | overrides
+    plan = InspectionPlan(
+        name=name,
+        scope=scope,
+        period_start=period_start,
+        period_end=period_end,
+        batch_budget=batch_budget,
+        seed=secrets.token_hex(16),
+        draw_method=DRAW_METHOD,
+        created_by=created_by,
+        **values,
+    )
+    plan.full_clean()
+    plan.save()
+    return plan
+
+
+@dataclass
+class Preview:
+    draw: Draw
+    staffing: Staffing
+
+
+def plan_preview(plan: InspectionPlan) -> Preview:
+    """What approving would dispatch: the drawn targets, their officers and any task that cannot be staffed."""
+    draw = plan_draw(plan)
+    return Preview(draw=draw, staffing=assign_officers(plan, draw.targets))
+
+
+@transaction.atomic
+def plan_approve(*, plan: InspectionPlan, approved_by) -> InspectionPlan:
+    """Approve a draft plan; its dispatch is queued once this transaction commits."""
+    from .tasks import dispatch_plan
+
+    plan = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
+    if plan.status != PlanStatus.DRAFT:
+        raise ValidationError(_("Only a draft plan can be approved; this one is %(status)s.") % {"status": plan.get_status_display()})
+    plan.status = PlanStatus.APPROVED
+    plan.approved_by = approved_by
+    plan.approved_at = timezone.now()
+    plan.save(update_fields=["status", "approved_by", "approved_at"])
+    plan_id = plan.pk
+    transaction.on_commit(lambda: dispatch_plan.delay(plan_id))
+    return plan
+
+
+def _create_tasks(plan: InspectionPlan) -> None:
+    """Draw, staff and create the plan's tasks and assignments (once: skipped when the tasks exist)."""
+    if plan.tasks.exists():
+        return
+    preview = plan_preview(plan)
+    staffed = preview.staffing.officers
+    InspectionTask.objects.bulk_create(
+        [
+            InspectionTask(
+                plan=plan,
+                enterprise_id=target.enterprise_id,
+                product_id=target.product_id,
+                kind=TaskKind.SPOT_CHECK,
+                arm=target.arm,
+                stratum=target.stratum,
+                draw_rank=target.rank,
+                draw_key=target.key,
+                reason=target.reason,
+                due_date=plan.period_end,
+                status=TaskStatus.ASSIGNED if target.enterprise_id in staffed else TaskStatus.UNSTAFFED,
+            )
+            for target in preview.draw.targets
+        ],
+        ignore_conflicts=True,
+    )
+    task_of = dict(plan.tasks.values_list("enterprise_id", "id"))
+    TaskAssignment.objects.bulk_create(
+        [
+            TaskAssignment(task_id=task_of[enterprise_id], officer_id=officer_id, position=position, draw_key=key)
+            for enterprise_id, officers in staffed.items()
+            for position, (officer_id, key) in enumerate(officers, start=1)
+        ],
+        ignore_conflicts=True,
+    )
+    plan.staffing_problems = preview.staffing.problems
+    plan.save(update_fields=["staffing_problems"])
+
+
+def task_notifications(tasks) -> list[Notification]:
+    """One dispatch notification per officer of each task, in the channel of the enterprise's bureau."""
+    notifications = []
+    for task in tasks:
+        officers = [assignment.officer for assignment in task.assignments.all()]
+        channel = channel_for(task.enterprise.town)
+        for officer in officers:
+            partners = "、".join(o.get_full_name() or o.username for o in officers if o.pk != officer.pk)
+            kind = task.get_kind_display()
+            notifications.append(
+                Notification(
+                    task=task,
+                    recipient=officer,
+                    channel=channel,
+                    purpose="dispatch",
+                    dedupe_key=f"dispatch:{task.pk}:{officer.pk}",
+                    title=_("New %(kind)s task: %(enterprise)s") % {"kind": kind, "enterprise": task.enterprise.name},
+                    body=_("%(enterprise)s (%(town)s), product: %(product)s, due %(due)s, with %(partners)s.")
+                    % {
+                        "enterprise": task.enterprise.name,
+                        "town": task.enterprise.town.name,
+                        "product": task.product.name if task.product else "—",
+                        "due": task.due_date.isoformat(),
+                        "partners": partners,
+                    },
+                )
+            )
+    return notifications
+
+
+def plan_dispatch(*, plan_id: int) -> list[int]:
+    """Dispatch an approved plan (idempotent); returns the ids of notifications still to send."""
+    with transaction.atomic():
+        plan = InspectionPlan.objects.select_for_update().get(pk=plan_id)
+        if plan.status not in (PlanStatus.APPROVED, PlanStatus.DISPATCHED):
+            raise ValidationError(_("Only an approved plan can be dispatched."))
+        _create_tasks(plan)
+        tasks = (
+            plan.tasks.filter(status=TaskStatus.ASSIGNED)
+            .select_related("enterprise__town__parent", "product")
+            .prefetch_related("assignments__officer")
+        )
+        Notification.objects.bulk_create(task_notifications(tasks), ignore_conflicts=True)
+        if plan.status != PlanStatus.DISPATCHED:
+            plan.status = PlanStatus.DISPATCHED
+            plan.dispatched_at = timezone.now()
+            plan.save(update_fields=["status", "dispatched_at"])
+    return list(Notification.objects.filter(task__plan=plan, status__in=["pending", "failed"]).values_list("id", flat=True))
+
+
+def plan_summary(plan: InspectionPlan) -> dict:
+    """Counts per arm and status, for the supervisor's plan page and the public page."""
+    counts = {arm: plan.tasks.filter(arm=arm).count() for arm in (DrawArm.RISK, DrawArm.CONTROL)}
+    return {"risk": counts[DrawArm.RISK], "control": counts[DrawArm.CONTROL], "unstaffed": len(plan.staffing_problems)}
