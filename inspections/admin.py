@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from .models import SpotCheckResult
+from .models import (
+    CheckItemResult,
+    CheckResult,
+    InspectionPlan,
+    InspectionTask,
+    Notification,
+    NotificationSetting,
+    OfficerConflict,
+    RectificationOrder,
+    SpotCheckResult,
+    TaskAssignment,
+)
 
 
 @admin.register(SpotCheckResult)
@@ -11,3 +22,109 @@ class SpotCheckResultAdmin(admin.ModelAdmin):
     autocomplete_fields = ("enterprise", "product")
     list_select_related = ("enterprise", "product")
     date_hierarchy = "checked_on"
+
+
+class TaskAssignmentInline(admin.TabularInline):
+    model = TaskAssignment
+    extra = 0
+    autocomplete_fields = ("officer",)
+    fields = ("officer", "position", "draw_key")
+    readonly_fields = ("draw_key",)
+
+
+@admin.register(InspectionPlan)
+class InspectionPlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "scope", "period_start", "period_end", "batch_budget", "status", "approved_by", "dispatched_at")
+    list_filter = ("status", ("scope", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "seed")
+    readonly_fields = ("seed", "draw_method", "status", "staffing_problems", "created_by", "approved_by", "approved_at", "dispatched_at")
+
+    def has_change_permission(self, request, obj=None):
+        # Plans are changed through their pages, where approval and dispatch keep their rules.
+        return super().has_change_permission(request, obj) and (obj is None or obj.status == "draft")
+
+
+@admin.register(InspectionTask)
+class InspectionTaskAdmin(admin.ModelAdmin):
+    list_display = ("enterprise", "kind", "arm", "stratum", "due_date", "status", "plan")
+    list_filter = ("kind", "arm", "status", "plan")
+    search_fields = ("enterprise__name", "enterprise__credit_code", "reason")
+    autocomplete_fields = ("enterprise", "product")
+    list_select_related = ("enterprise", "plan")
+    date_hierarchy = "due_date"
+    readonly_fields = ("plan", "arm", "stratum", "draw_rank", "draw_key", "reason", "order")
+    inlines = [TaskAssignmentInline]
+
+
+@admin.register(OfficerConflict)
+class OfficerConflictAdmin(admin.ModelAdmin):
+    list_display = ("officer", "enterprise", "reason", "declared_on")
+    search_fields = ("officer__username", "officer__first_name", "officer__last_name", "enterprise__name")
+    autocomplete_fields = ("officer", "enterprise")
+
+
+class CheckItemResultInline(admin.TabularInline):
+    model = CheckItemResult
+    extra = 0
+    fields = ("checklist_item", "outcome", "note")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(CheckResult)
+class CheckResultAdmin(admin.ModelAdmin):
+    list_display = ("number", "task", "conclusion", "submitted_by", "co_inspector", "checked_on", "submitted_at")
+    list_filter = ("conclusion",)
+    search_fields = ("number", "task__enterprise__name")
+    list_select_related = ("task__enterprise", "submitted_by", "co_inspector")
+    inlines = [CheckItemResultInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A submitted result is evidence: it is read, never edited.
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(RectificationOrder)
+class RectificationOrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "enterprise", "product", "status", "ordered_on", "rectify_by", "reinspect_by", "overdue_flagged_on")
+    list_filter = ("status",)
+    search_fields = ("number", "enterprise__name", "enterprise__credit_code")
+    list_select_related = ("enterprise", "product")
+    date_hierarchy = "ordered_on"
+
+    def get_readonly_fields(self, request, obj=None):
+        # States change only through the rectification rules (inspections/rectification.py).
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(NotificationSetting)
+class NotificationSettingAdmin(admin.ModelAdmin):
+    list_display = ("bureau", "channel", "enabled")
+    autocomplete_fields = ("bureau",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "recipient", "channel", "purpose", "title", "status", "attempts", "last_error")
+    list_filter = ("status", "channel", "purpose")
+    search_fields = ("title", "recipient__username", "dedupe_key")
+    list_select_related = ("recipient",)
+    readonly_fields = (
+        "task",
+        "recipient",
+        "channel",
+        "purpose",
+        "dedupe_key",
+        "title",
+        "body",
+        "status",
+        "attempts",
+        "last_error",
+        "sent_at",
+    )

@@ -7,6 +7,7 @@ from django.views.i18n import JavaScriptCatalog
 
 from enterprises.api.views import PriorityMarkersView, RegionPanelView
 from enterprises.views import enterprise_detail
+from inspections import plan_views
 from regions.api.views import RegionMapView
 from regions.views import map_page
 
@@ -24,6 +25,10 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="map", permanent=False)),
     path("map/", map_page, name="map"),
     path("enterprises/<int:pk>/", enterprise_detail, name="enterprise-detail"),
+    path("plans/", plan_views.plan_list, name="plan-list"),
+    path("plans/new/", plan_views.plan_new, name="plan-new"),
+    path("plans/<int:pk>/", plan_views.plan_detail, name="plan-detail"),
+    path("plans/<int:pk>/approve/", plan_views.plan_approve_view, name="plan-approve"),
     path("api/", include(api)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -8,4 +8,4 @@ def staff(request):
     if user is None or not user.is_authenticated:
         return {}
     role = role_of(user)
-    return {"staff_role": Role(role).label if role else "", "staff_jurisdiction": jurisdiction_of(user)}
+    return {"staff_role": Role(role).label if role else "", "staff_role_code": role or "", "staff_jurisdiction": jurisdiction_of(user)}

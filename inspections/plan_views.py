@@ -1,0 +1,114 @@
+"""Supervisors' plan pages: list, create, preview the draw, approve (which dispatches), follow up."""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from enterprises.models import SupervisionPolicy
+from regions.access import role_required
+from regions.models import Level, Region, Role
+from regions.selectors import within
+
+from .assignment import officers_named
+from .draw import DRAW_METHOD_DESCRIPTION
+from .models import InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
+from .plans import POLICY_FIELDS, plan_approve, plan_create, plan_preview
+
+PLANNERS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
+
+
+class PlanForm(forms.ModelForm):
+    class Meta:
+        model = InspectionPlan
+        fields = ("name", "scope", "period_start", "period_end", "batch_budget", "control_share", *POLICY_FIELDS)
+        widgets = {"period_start": forms.DateInput(attrs={"type": "date"}), "period_end": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, jurisdiction=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].queryset = Region.objects.filter(within(jurisdiction), level__in=[Level.CITY, Level.COUNTY, Level.PROVINCE])
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("period_start"), cleaned.get("period_end")
+        if start and end and end < start:
+            self.add_error("period_end", _("The period ends before it starts."))
+        return cleaned
+
+
+def plans_for(request):
+    return InspectionPlan.objects.filter(scope__in=Region.objects.filter(within(request.jurisdiction)))
+
+
+@role_required(*PLANNERS)
+def plan_list(request):
+    plans = (
+        plans_for(request)
+        .select_related("scope")
+        .annotate(task_count=Count("tasks"), submitted=Count("tasks", filter=Q(tasks__status=TaskStatus.SUBMITTED)))
+    )
+    return render(request, "inspections/plans/list.html", {"plans": plans})
+
+
+@role_required(*PLANNERS)
+def plan_new(request):
+    policy = SupervisionPolicy.in_force()
+    today = timezone.localdate()
+    initial = {field: getattr(policy, field) for field in POLICY_FIELDS} | {
+        "scope": request.jurisdiction,
+        "period_start": today,
+        "period_end": today.replace(month=12, day=31),
+        "control_share": 10,
+    }
+    form = PlanForm(request.POST or None, initial=initial, jurisdiction=request.jurisdiction)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            plan = plan_create(created_by=request.user, **data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Draft plan created. Check the draw below before approving it."))
+            return redirect("plan-detail", pk=plan.pk)
+    return render(request, "inspections/plans/new.html", {"form": form})
+
+
+@role_required(*PLANNERS)
+def plan_detail(request, pk):
+    plan = get_object_or_404(plans_for(request).select_related("scope", "created_by", "approved_by"), pk=pk)
+    context = {"plan": plan, "method": DRAW_METHOD_DESCRIPTION}
+    if plan.status == PlanStatus.DRAFT:
+        preview = plan_preview(plan)
+        rows = [
+            (target, officers_named([uid for uid, _key in preview.staffing.officers.get(target.enterprise_id, [])]))
+            for target in preview.draw.targets
+        ]
+        context |= {"preview": preview, "rows": rows}
+    else:
+        context |= {
+            "tasks": plan.tasks.select_related("enterprise__town", "product")
+            .prefetch_related("assignments__officer")
+            .order_by("arm", "stratum", "draw_rank"),
+            "failed_notifications": Notification.objects.filter(task__plan=plan, status=NotificationStatus.FAILED).select_related(
+                "recipient"
+            )[:50],
+            "pending_notifications": Notification.objects.filter(task__plan=plan, status=NotificationStatus.PENDING).count(),
+        }
+    return render(request, "inspections/plans/detail.html", context)
+
+
+@require_POST
+@role_required(*PLANNERS)
+def plan_approve_view(request, pk):
+    plan = get_object_or_404(plans_for(request), pk=pk)
+    try:
+        plan_approve(plan=plan, approved_by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Plan approved: the tasks are being dispatched and the officers notified."))
+    return redirect("plan-detail", pk=plan.pk)
