@@ -41,6 +41,7 @@ INDUSTRY_TAGS = frozenset(
         *("machinery", "chemical", "building", "food_contact", "children", "stationery", "daily", "farm", "electrical"),
     )
 )
+PRODUCT_FIELDS = ("product_class", "name", "name_en", "harm_severity", "licence_type", "vulnerable_users", "spot_check_cost")
 MAX_COST = Decimal("9999999.99")  # Product.spot_check_cost: 9 digits, 2 decimals
 
 
@@ -210,7 +211,6 @@ def _upsert_classes(rows: list[dict]) -> tuple[dict[str, ProductClass], int, int
 def _upsert_products(rows: list[dict], classes: dict[str, ProductClass]) -> tuple[dict[str, Product], int, int]:
     existing = {product.code: product for product in Product.objects.all()}
     to_create, to_update = [], []
-    fields = ["product_class", *_product_values(rows[0])] if rows else []
     for row in rows:
         values = {"product_class_id": classes[_cell(row, "class_code")].pk, **_product_values(row)}
         product = existing.get(_cell(row, "code"))
@@ -221,7 +221,7 @@ def _upsert_products(rows: list[dict], classes: dict[str, ProductClass]) -> tupl
                 setattr(product, key, value)
             to_update.append(product)
     Product.objects.bulk_create(to_create, batch_size=500)
-    Product.objects.bulk_update(to_update, fields, batch_size=500)
+    Product.objects.bulk_update(to_update, PRODUCT_FIELDS, batch_size=500)
     return {product.code: product for product in Product.objects.all()}, len(to_create), len(to_update)
 
 
