@@ -187,6 +187,8 @@ class RegionSnapshot(models.Model):
             models.UniqueConstraint(fields=["region", "period"], name="one_snapshot_per_region_and_period"),
             models.CheckConstraint(condition=models.Q(risk_count__lte=models.F("enterprise_count")), name="snapshot_risk_within_total"),
         ]
+        # The map asks "latest period?" and "when did this period last change?" on every request.
+        indexes = [models.Index(fields=["period", "computed_at"], name="snapshot_period_changed")]
 
     def __str__(self):
         return f"{self.region.name} {self.period:%Y-%m}: {self.get_colour_display()}"
