@@ -104,8 +104,10 @@ def _user_upsert(spec: DemoUser, user, group: Group, region: Region, password: _
     """Create or align one demo user, its profile and its group; True when anything was written."""
     User = get_user_model()
     values = {
-        "last_name": spec.surname,
-        "first_name": spec.given_name,
+        # Chinese names are written family name first and whole: Django's get_full_name() joins
+        # "first last", so the whole name goes in first_name.
+        "last_name": "",
+        "first_name": f"{spec.surname}{spec.given_name}",
         "email": f"{spec.username}@demo.jiaxing-qs.example",
         "is_staff": spec.is_staff,
         "is_superuser": spec.role == Role.ADMINISTRATOR,
