@@ -5,10 +5,14 @@ Published method JQS-DRAW-1, which anyone can re-run from the plan's seed and th
 1. Population: the active enterprises in the plan's scope, each with its supervision category and the
    colour of its town (its county's colour when the town has too few enterprises to be coloured).
 2. Random control arm: every enterprise gets the key HMAC-SHA256(seed, "control:" + credit code) (hex);
-   the ``control_share`` % of the budget with the smallest keys form the control arm — a uniform sample.
+   the ``control_share`` % of the budget (rounded half up) with the smallest keys form the control arm — a
+   uniform sample.
 3. Risk arm, from the others: stratum (category, colour) wants ratio(category) × multiplier(colour) % of
-   its enterprises (at most all of them). When the strata want more than the rest of the budget, every
-   quota is scaled down in proportion and rounded by largest remainder, so the quotas sum to the budget.
+   its enterprises (at most all of them). Strata are listed by category (tightened, routine, responsibility,
+   credit), then colour (uncoloured, green, orange, red, yellow). The risk budget is the budget minus the
+   control arm, or the strata's total want rounded half up when that is smaller; it is shared in proportion
+   to the wants by largest remainder in exact arithmetic (ties go to the stratum listed first), so the
+   quotas sum to it.
 4. Within a stratum, enterprises are ordered by HMAC-SHA256(seed, "risk:" + credit code) and the first
    ``quota`` are drawn. Keys depend only on the seed and the credit code, so the same seed gives the same
    list on any database, in any order of rows.
@@ -17,7 +21,8 @@ Published method JQS-DRAW-1, which anyone can re-run from the plan's seed and th
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from math import floor
 
 from django.conf import settings
@@ -109,7 +114,9 @@ def allocate(wanted: list[Decimal], total: int) -> list[int]:
     whole = sum(wanted)
     if whole <= 0 or total <= 0:
         return [0] * len(wanted)
-    exact = [w * total / whole for w in wanted]
+    # Exact fractions: with Decimal's 28 digits, equal remainders could differ in the last digit and a tie
+    # would be broken by precision instead of by position as published.
+    exact = [Fraction(w) * total / Fraction(whole) for w in wanted]
     quotas = [floor(x) for x in exact]
     by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - quotas[i]), i))
     for i in by_remainder[: total - sum(quotas)]:
@@ -127,7 +134,8 @@ def plan_draw(plan: InspectionPlan, population: list[Candidate] | None = None) -
     population = plan_population(plan) if population is None else population
     with translation.override(settings.LANGUAGE_CODE):  # reasons are published text: one language
         draw = Draw(population=len(population))
-        draw.control_size = min(len(population), int((plan.batch_budget * plan.control_share / 100).to_integral_value()))
+        control_size = (plan.batch_budget * plan.control_share / 100).to_integral_value(rounding=ROUND_HALF_UP)
+        draw.control_size = min(len(population), int(control_size))
         control_keys = sorted((draw_key(plan.seed, "control", c.credit_code), c) for c in population)
         control = control_keys[: draw.control_size]
         for rank, (key, candidate) in enumerate(control, start=1):
@@ -154,7 +162,7 @@ def _draw_risk_arm(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> N
     risk_budget = plan.batch_budget - draw.control_size
     wanted = [stratum.wanted for stratum in draw.strata]
     # Never more than the budget; when the strata want less, spend less ("no disturbance without cause").
-    quotas = allocate(wanted, min(risk_budget, int(sum(wanted).to_integral_value())))
+    quotas = allocate(wanted, min(risk_budget, int(sum(wanted).to_integral_value(rounding=ROUND_HALF_UP))))
     for stratum, quota in zip(draw.strata, quotas, strict=True):
         stratum.quota = min(quota, stratum.population)
         members = sorted((draw_key(plan.seed, "risk", c.credit_code), c) for c in groups[(stratum.category, stratum.colour)])

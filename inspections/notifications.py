@@ -7,10 +7,10 @@ a Celery task that retries with back-off; a failure stays visible on the row (st
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -45,8 +45,9 @@ def dingtalk_signed_url(webhook_url: str, secret: str, timestamp_ms: int | None 
 
 
 class DingTalkBackend:
-    def __init__(self, setting: NotificationSetting):
-        self.webhook_url, self.secret = setting.webhook_url, setting.secret
+    def __init__(self, setting: NotificationSetting | None):
+        # No setting (deleted or disabled since the notification was written): send() reports it as a failure.
+        self.webhook_url, self.secret = (setting.webhook_url, setting.secret) if setting else ("", "")
 
     def send(self, notification: Notification) -> None:
         if not self.webhook_url:
@@ -66,7 +67,9 @@ class DingTalkBackend:
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 answer = json.loads(response.read() or b"{}")
-        except (urllib.error.URLError, TimeoutError, ValueError) as error:
+        # OSError covers URLError and timeouts, and also a connection dropped before the answer (getresponse
+        # raises RemoteDisconnected unwrapped); HTTPException a truncated answer. All are retried failures.
+        except (OSError, http.client.HTTPException, ValueError) as error:
             raise NotificationError(f"DingTalk webhook unreachable: {error}") from error
         if answer.get("errcode", 0) != 0:
             raise NotificationError(f"DingTalk refused the message: {answer.get('errcode')} {answer.get('errmsg', '')}")
