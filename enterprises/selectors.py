@@ -11,15 +11,20 @@ from .models import KEY_SUPERVISED, Category, Enterprise, RiskClass, RiskReason,
 
 
 def town_risk_counts() -> dict[int, Counter]:
-    """Per town: active ``enterprises``, ``risk`` enterprises, and risk enterprises per reason kind. Two queries."""
+    """Per town: active ``enterprises``, ``risk`` and ``key_supervised`` enterprises, and risk enterprises per
+    reason kind. Two queries."""
     counts: dict[int, Counter] = defaultdict(Counter)
     rows = (
         Enterprise.objects.filter(status=Status.ACTIVE)
         .values("town_id")
-        .annotate(total=Count("id"), risk=Count("id", filter=Q(risk_class=RiskClass.RISK)))
+        .annotate(
+            total=Count("id"),
+            risk=Count("id", filter=Q(risk_class=RiskClass.RISK)),
+            key=Count("id", filter=Q(category__in=KEY_SUPERVISED)),
+        )
     )
     for row in rows:
-        counts[row["town_id"]].update(enterprises=row["total"], risk=row["risk"])
+        counts[row["town_id"]].update(enterprises=row["total"], risk=row["risk"], key_supervised=row["key"])
     reasons = (
         RiskReason.objects.filter(enterprise__status=Status.ACTIVE).values("enterprise__town_id", "kind").annotate(n=Count("enterprise_id"))
     )

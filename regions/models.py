@@ -169,6 +169,7 @@ class RegionSnapshot(models.Model):
     enterprise_count = models.PositiveIntegerField(_("active enterprises"), default=0)
     risk_count = models.PositiveIntegerField(_("risk enterprises"), default=0)
     risk_share = models.DecimalField(_("risk share (%)"), max_digits=7, decimal_places=4, default=Decimal("0"))
+    key_supervised_count = models.PositiveIntegerField(_("key-supervised enterprises"), default=0)
     colour = models.CharField(_("colour"), max_length=10, choices=Colour.choices)
     thresholds = models.ForeignKey(ColourThresholds, verbose_name=_("thresholds applied"), on_delete=models.PROTECT, related_name="+")
     reason_counts = models.JSONField(_("risk enterprises per reason"), default=dict, blank=True)

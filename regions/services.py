@@ -155,6 +155,7 @@ def region_snapshots_update(*, period, town_counts: dict[int, Counter], threshol
     for region in regions:
         counts = totals.get(region.id, Counter())
         enterprises, risk = counts.pop("enterprises", 0), counts.pop("risk", 0)
+        key_supervised = counts.pop("key_supervised", 0)
         colour = colour_for(risk, enterprises, thresholds)
         old = previous.get(region.id)
         if old is not None and old != colour:
@@ -165,6 +166,7 @@ def region_snapshots_update(*, period, town_counts: dict[int, Counter], threshol
                 period=period,
                 enterprise_count=enterprises,
                 risk_count=risk,
+                key_supervised_count=key_supervised,
                 risk_share=risk_share_percent(risk, enterprises),
                 colour=colour,
                 thresholds=thresholds,
@@ -176,7 +178,16 @@ def region_snapshots_update(*, period, town_counts: dict[int, Counter], threshol
         batch_size=500,
         update_conflicts=True,
         unique_fields=["region", "period"],
-        update_fields=["enterprise_count", "risk_count", "risk_share", "colour", "thresholds", "reason_counts", "computed_at"],
+        update_fields=[
+            "enterprise_count",
+            "risk_count",
+            "key_supervised_count",
+            "risk_share",
+            "colour",
+            "thresholds",
+            "reason_counts",
+            "computed_at",
+        ],
     )
     return report
 
