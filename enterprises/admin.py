@@ -1,9 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
+from jiaxing_qs.import_admin import ImportExportMixin
 
-from .models import CODE_COLOURS, Enterprise, EnterpriseProduct, RiskClass, RiskEvent, RiskReason, SupervisionPolicy
+from .codes import codes_revoke
+from .imports import ENTERPRISE_EXPORT, RISK_EVENT_EXPORT, enterprises_import, products_made_import, risk_events_import
+from .models import CODE_COLOURS, Enterprise, EnterpriseProduct, QualityCode, RiskClass, RiskEvent, RiskReason, SupervisionPolicy
 
 
 class EnterpriseProductInline(admin.TabularInline):
@@ -36,8 +42,36 @@ class RiskReasonInline(admin.TabularInline):
     verbose_name_plural = _("reasons for the risk class (within the risk window)")
 
 
+class QualityCodeInline(admin.TabularInline):
+    """The enterprise's quality codes, the active one with its links; revoked ones kept with who, when and why."""
+
+    model = QualityCode
+    fields = ("token", "created_at", "links", "revoked_at", "revoked_by", "revoke_reason")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = _("quality codes (一码)")
+
+    @admin.display(description=_("links"))
+    def links(self, obj):
+        if obj.pk is None or obj.revoked_at:  # the inline's blank form, or a code no longer valid
+            return "—"
+        return format_html(
+            '<a href="{}" target="_blank">{}</a> · <a href="{}">SVG</a> · <a href="{}">PNG</a> · <a href="{}">{}</a>',
+            reverse("quality-code", args=[obj.token]),
+            _("public page"),
+            reverse("enterprise-code-svg", args=[obj.enterprise_id]),
+            reverse("enterprise-code-png", args=[obj.enterprise_id]),
+            reverse("enterprise-code-card", args=[obj.enterprise_id]),
+            _("printable card"),
+        )
+
+
 @admin.register(Enterprise)
-class EnterpriseAdmin(admin.ModelAdmin):
+class EnterpriseAdmin(ImportExportMixin, admin.ModelAdmin):
+    importers = (enterprises_import, products_made_import)
+    export_fields = ENTERPRISE_EXPORT
     list_display = ("name", "credit_code", "town", "county", "risk_badge", "category_badge", "status", "is_demo")
     list_filter = ("risk_class", "category", "status", ("town__parent", admin.RelatedOnlyFieldListFilter), "is_demo")
     search_fields = ("name", "credit_code", "address")
@@ -48,7 +82,20 @@ class EnterpriseAdmin(admin.ModelAdmin):
         (None, {"fields": ("credit_code", "name", "address", "town", ("lat", "lon"), "status", "is_demo")}),
         (_("Derived by the pipeline"), {"fields": ("risk_badge", "reasons", "max_grade", "category_badge", "classified_at")}),
     )
-    inlines = [EnterpriseProductInline, RiskReasonInline, RiskEventInline]
+    inlines = [EnterpriseProductInline, RiskReasonInline, RiskEventInline, QualityCodeInline]
+    actions = ["revoke_quality_codes"]
+
+    @admin.action(description=_("Revoke and reissue quality code"))
+    def revoke_quality_codes(self, request, queryset):
+        revoked = codes_revoke(
+            enterprise_ids=queryset.values_list("pk", flat=True), by=request.user, reason=str(_("revoked in the administration"))
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d quality code revoked; new codes issued.", "%(count)d quality codes revoked; new codes issued.", revoked)
+            % {"count": revoked},
+            messages.SUCCESS,
+        )
 
     @admin.display(description=_("county"), ordering="town__parent__name")
     def county(self, obj):
@@ -69,7 +116,9 @@ class EnterpriseAdmin(admin.ModelAdmin):
 
 
 @admin.register(RiskEvent)
-class RiskEventAdmin(admin.ModelAdmin):
+class RiskEventAdmin(ImportExportMixin, admin.ModelAdmin):
+    importers = (risk_events_import,)
+    export_fields = RISK_EVENT_EXPORT
     list_display = ("occurred_on", "kind", "enterprise", "product", "source_ref", "is_demo")
     list_filter = ("kind", "is_demo", ("enterprise__town__parent", admin.RelatedOnlyFieldListFilter))
     search_fields = ("source_ref", "enterprise__name", "enterprise__credit_code")

@@ -1,7 +1,9 @@
 """Enterprises, the products they make, their risk events and their derived supervision state."""
 
+import secrets
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -233,3 +235,48 @@ class SupervisionPolicy(RuleVersion):
         base = getattr(self, f"ratio_{category}")
         multiplier = getattr(self, f"multiplier_{region_colour}", Decimal("1"))
         return min(Decimal("100"), base * multiplier)
+
+
+def quality_code_token() -> str:
+    """128 random bits, URL-safe: a code's URL cannot be guessed from another's or from the enterprise."""
+    return secrets.token_urlsafe(16)
+
+
+class QualityCode(models.Model):
+    """An enterprise's quality code (一码): the token its QR encodes.
+
+    Revoking a code keeps its row (who, when, why) and issues a fresh token; the database allows one
+    active (unrevoked) code per enterprise.
+    """
+
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="quality_codes")
+    token = models.CharField(_("token"), max_length=43, unique=True, default=quality_code_token, editable=False)
+    created_at = models.DateTimeField(_("issued at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("revoked by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    revoke_reason = models.CharField(_("reason for revoking"), max_length=300, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("quality code")
+        verbose_name_plural = _("quality codes")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise"], condition=models.Q(revoked_at__isnull=True), name="one_active_code_per_enterprise"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.enterprise} · {self.token[:6]}…"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

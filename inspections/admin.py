@@ -1,5 +1,8 @@
 from django.contrib import admin
 
+from jiaxing_qs.import_admin import ExportMixin, ImportExportMixin
+
+from .imports import CHECK_RESULT_EXPORT, ORDER_EXPORT, SPOT_CHECK_EXPORT, TASK_EXPORT, spot_checks_import
 from .models import (
     CheckItemResult,
     CheckResult,
@@ -15,9 +18,18 @@ from .models import (
 
 
 @admin.register(SpotCheckResult)
-class SpotCheckResultAdmin(admin.ModelAdmin):
+class SpotCheckResultAdmin(ImportExportMixin, admin.ModelAdmin):
+    importers = (spot_checks_import,)
+    export_fields = SPOT_CHECK_EXPORT
     list_display = ("lab_report_number", "checked_on", "enterprise", "product", "conforming", "level", "source", "is_demo")
-    list_filter = ("conforming", "level", "source", "is_demo", "product__product_class")
+    list_filter = (
+        "conforming",
+        "level",
+        "source",
+        "is_demo",
+        "product__product_class",
+        ("enterprise__town__parent", admin.RelatedOnlyFieldListFilter),
+    )
     search_fields = ("lab_report_number", "batch_number", "enterprise__name", "enterprise__credit_code", "product__name")
     autocomplete_fields = ("enterprise", "product")
     list_select_related = ("enterprise", "product")
@@ -45,9 +57,10 @@ class InspectionPlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(InspectionTask)
-class InspectionTaskAdmin(admin.ModelAdmin):
+class InspectionTaskAdmin(ExportMixin, admin.ModelAdmin):
+    export_fields = TASK_EXPORT
     list_display = ("enterprise", "kind", "arm", "stratum", "due_date", "status", "plan")
-    list_filter = ("kind", "arm", "status", "plan")
+    list_filter = ("kind", "arm", "status", "plan", ("enterprise__town__parent", admin.RelatedOnlyFieldListFilter))
     search_fields = ("enterprise__name", "enterprise__credit_code", "reason")
     autocomplete_fields = ("enterprise", "product")
     list_select_related = ("enterprise", "plan")
@@ -72,7 +85,8 @@ class CheckItemResultInline(admin.TabularInline):
 
 
 @admin.register(CheckResult)
-class CheckResultAdmin(admin.ModelAdmin):
+class CheckResultAdmin(ExportMixin, admin.ModelAdmin):
+    export_fields = CHECK_RESULT_EXPORT
     list_display = ("number", "task", "conclusion", "submitted_by", "co_inspector", "checked_on", "submitted_at")
     list_filter = ("conclusion",)
     search_fields = ("number", "task__enterprise__name")
@@ -88,9 +102,10 @@ class CheckResultAdmin(admin.ModelAdmin):
 
 
 @admin.register(RectificationOrder)
-class RectificationOrderAdmin(admin.ModelAdmin):
+class RectificationOrderAdmin(ExportMixin, admin.ModelAdmin):
+    export_fields = ORDER_EXPORT
     list_display = ("number", "enterprise", "product", "status", "ordered_on", "rectify_by", "reinspect_by", "overdue_flagged_on")
-    list_filter = ("status",)
+    list_filter = ("status", ("enterprise__town__parent", admin.RelatedOnlyFieldListFilter))
     search_fields = ("number", "enterprise__name", "enterprise__credit_code")
     list_select_related = ("enterprise", "product")
     date_hierarchy = "ordered_on"

@@ -2,8 +2,9 @@
 
 Published method JQS-DRAW-1, which anyone can re-run from the plan's seed and the enterprise list:
 
-1. Population: the active enterprises in the plan's scope, each with its supervision category and the
-   colour of its town (its county's colour when the town has too few enterprises to be coloured).
+1. Population: the active, classified enterprises in the plan's scope, each with its supervision category
+   and the colour of its town in the plan's recorded snapshot period (its county's colour when the town has
+   too few enterprises to be coloured).
 2. Random control arm: every enterprise gets the key HMAC-SHA256(seed, "control:" + credit code) (hex);
    the ``control_share`` % of the budget (rounded half up) with the smallest keys form the control arm — a
    uniform sample.
@@ -100,7 +101,7 @@ def town_colours(period=None) -> dict[int, str | None]:
 
 
 def plan_population(plan: InspectionPlan) -> list[Candidate]:
-    colours = town_colours()
+    colours = town_colours(plan.snapshot_period)
     rows = (
         enterprises_within(plan.scope)
         .filter(status=Status.ACTIVE, category__isnull=False)
@@ -124,7 +125,7 @@ def allocate(wanted: list[Decimal], total: int) -> list[int]:
     return quotas
 
 
-def _stratum_label(category: str, colour: str | None) -> str:
+def stratum_label(category: str, colour: str | None) -> str:
     colour_label = Colour(colour).label if colour else _("uncoloured")
     return f"{Category(category).label}·{colour_label}"
 
@@ -166,7 +167,7 @@ def _draw_risk_arm(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> N
     for stratum, quota in zip(draw.strata, quotas, strict=True):
         stratum.quota = min(quota, stratum.population)
         members = sorted((draw_key(plan.seed, "risk", c.credit_code), c) for c in groups[(stratum.category, stratum.colour)])
-        label = _stratum_label(stratum.category, stratum.colour)
+        label = stratum_label(stratum.category, stratum.colour)
         for rank, (key, candidate) in enumerate(members[: stratum.quota], start=1):
             reason = _("%(stratum)s: rank %(rank)d of %(n)d, %(quota)d drawn") % {
                 "stratum": label,

@@ -79,7 +79,7 @@ class InspectionPlan(models.Model):
     period_end = models.DateField(_("period end"))
     batch_budget = models.PositiveIntegerField(_("budget (spot-check batches)"), validators=[MinValueValidator(1)])
     control_share = models.DecimalField(
-        _("random control arm (% of budget)"), max_digits=5, decimal_places=2, default=Decimal("10"), validators=ratio_validators
+        _("random control arm (percent of budget)"), max_digits=5, decimal_places=2, default=Decimal("10"), validators=ratio_validators
     )
     ratio_tightened = models.DecimalField(_("draw ratio: tightened (%)"), max_digits=5, decimal_places=2, validators=ratio_validators)
     ratio_routine = models.DecimalField(_("draw ratio: routine (%)"), max_digits=5, decimal_places=2, validators=ratio_validators)
@@ -97,6 +97,12 @@ class InspectionPlan(models.Model):
     multiplier_green = models.DecimalField(_("multiplier: green regions"), max_digits=4, decimal_places=2, validators=multiplier_validators)
     seed = models.CharField(_("draw seed"), max_length=64, help_text=_("Published with the plan: anyone can re-run the draw."))
     draw_method = models.CharField(_("draw method"), max_length=40, default="JQS-DRAW-1")
+    snapshot_period = models.DateField(
+        _("region colours of period"),
+        null=True,
+        blank=True,
+        help_text=_("The draw uses the region colours of this period, fixed when the plan is created."),
+    )
     status = models.CharField(_("status"), max_length=12, choices=PlanStatus.choices, default=PlanStatus.DRAFT, db_index=True)
     staffing_problems = models.JSONField(_("tasks that could not be staffed"), default=list, blank=True)
     created_by = models.ForeignKey(

@@ -15,8 +15,8 @@ from regions.models import Level, Region, Role
 from regions.selectors import within
 
 from .assignment import officers_named
-from .draw import DRAW_METHOD_DESCRIPTION
-from .models import InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
+from .draw import DRAW_METHOD_DESCRIPTION, stratum_label
+from .models import DrawArm, InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
 from .plans import POLICY_FIELDS, plan_approve, plan_create, plan_preview
 
 PLANNERS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
@@ -84,9 +84,15 @@ def plan_detail(request, pk):
     if plan.status == PlanStatus.DRAFT:
         preview = plan_preview(plan)
         rows = [
-            (target, officers_named([uid for uid, _key in preview.staffing.officers.get(target.enterprise_id, [])]))
+            (
+                target,
+                DrawArm(target.arm).label,
+                officers_named([uid for uid, _key in preview.staffing.officers.get(target.enterprise_id, [])]),
+            )
             for target in preview.draw.targets
         ]
+        for stratum in preview.draw.strata:
+            stratum.label = stratum_label(stratum.category, stratum.colour)
         context |= {"preview": preview, "rows": rows}
     else:
         context |= {

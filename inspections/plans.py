@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enterprises.models import SupervisionPolicy
-from regions.models import Level, Region
+from regions.models import Level, Region, RegionSnapshot
 
 from .assignment import Staffing, assign_officers
 from .draw import DRAW_METHOD, Draw, plan_draw
@@ -62,6 +62,8 @@ def plan_create(
         batch_budget=batch_budget,
         seed=secrets.token_hex(16),
         draw_method=DRAW_METHOD,
+        # Fixed now, so the dispatch draws with the colours the supervisor previewed.
+        snapshot_period=RegionSnapshot.objects.order_by("-period").values_list("period", flat=True).first(),
         created_by=created_by,
         **values,
     )

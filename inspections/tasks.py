@@ -28,3 +28,13 @@ def send_notification(self, notification_id: int) -> str:
         if self.request.is_eager:
             return "failed"
         raise self.retry(exc=error, countdown=min(1800, 30 * 2**self.request.retries)) from error
+
+
+@shared_task(name="inspections.tasks.daily_check", time_limit=1800, soft_time_limit=1700, max_retries=2, autoretry_for=(ConnectionError,))
+def daily_check(today: str | None = None) -> dict:
+    """The daily beat job: flag overdue tasks and rectifications, remind, escalate (idempotent; inspections.daily)."""
+    import datetime as dt
+
+    from .daily import daily_check as run_daily_check
+
+    return run_daily_check(today=dt.date.fromisoformat(today) if today else None)

@@ -44,4 +44,5 @@ def enqueue_feedback(enterprise_id: int) -> None:
     """Re-class an enterprise and re-colour its regions once the current transaction commits."""
     from django.db import transaction
 
-    transaction.on_commit(lambda: feedback_enterprise.delay(enterprise_id))
+    # robust: a failing feedback run (eager, without a broker) must not turn a stored result into an error page.
+    transaction.on_commit(lambda: feedback_enterprise.delay(enterprise_id), robust=True)

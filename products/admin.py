@@ -93,7 +93,7 @@ class ProductAdmin(admin.ModelAdmin):
             "high": policy.high_from_score,
             "medium": policy.medium_from_score,
         }
-        return format_html("<ul style=\"margin:0\">{}</ul>{}", rows, summary)
+        return format_html('<ul style="margin:0">{}</ul>{}', rows, summary)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -3,6 +3,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
+from jiaxing_qs.import_admin import REGION_SNAPSHOT_EXPORT, ExportMixin
 
 from .models import ColourThresholds, IndexWeights, Region, RegionSnapshot, StaffProfile
 from .services import index_formula
@@ -61,7 +62,8 @@ class RegionAdmin(admin.ModelAdmin):
 
 
 @admin.register(RegionSnapshot)
-class RegionSnapshotAdmin(admin.ModelAdmin):
+class RegionSnapshotAdmin(ExportMixin, admin.ModelAdmin):
+    export_fields = REGION_SNAPSHOT_EXPORT
     list_display = ("region", "period", "colour_badge", "risk_count", "enterprise_count", "risk_share", "index")
     list_filter = ("period", "colour", "region__level")
     search_fields = ("region__name", "region__code")

@@ -1,8 +1,8 @@
 from django.conf import settings
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from .access import ALL_STAFF, role_required
-from .models import Level, Region
+from .models import Level, Region, Role
 from .selectors import periods_available, thresholds_for_period
 
 
@@ -28,3 +28,9 @@ def map_page(request):
             },
         },
     )
+
+
+@role_required(*ALL_STAFF)
+def home(request):
+    """Each role's landing page: inspectors their task list, everyone else the map."""
+    return redirect("inspections:my-tasks" if request.role == Role.INSPECTOR else "map")

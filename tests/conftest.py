@@ -7,6 +7,7 @@ fixtures (``supervisor``, ``inspector``, ``administrator`` of ``county``; ``outs
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.utils import translation
 
 from regions.imports import load_jiaxing
@@ -29,6 +30,13 @@ def english():
     """Messages in English, whatever LANGUAGE_CODE says, for tests that read a rule's message text."""
     with translation.override("en"):
         yield
+
+
+@pytest.fixture
+def client_en(client):
+    """A test client whose user chose English with the language switch (pages are Chinese otherwise)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
 
 
 @pytest.fixture

@@ -17,3 +17,10 @@ def test_the_language_switch_turns_the_interface_english_and_back(client):
     assert client.get("/accounts/login/")["Content-Language"] == "en"
     client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/accounts/login/"})
     assert client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en")["Content-Language"] == "zh-hans"
+
+
+def test_after_login_inspectors_land_on_their_tasks_and_supervisors_on_the_map(client, inspector, supervisor):
+    client.force_login(inspector)
+    assert client.get("/")["Location"] == "/tasks/"
+    client.force_login(supervisor)
+    assert client.get("/")["Location"] == "/map/"

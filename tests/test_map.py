@@ -98,8 +98,8 @@ def test_recomputing_the_period_changes_the_etag(client, coloured, supervisor):
 
 def test_bad_level_or_period_is_refused_with_a_reason(client, coloured, supervisor):
     client.force_login(supervisor)
-    assert "level" in client.get(MAP_URL, {"level": "village"}).json()
-    assert "period" in client.get(MAP_URL, {"period": "11/2026"}).json()
+    assert "level" in client.get(MAP_URL, {"level": "village"}).json()["error"]["details"]
+    assert "period" in client.get(MAP_URL, {"period": "11/2026"}).json()["error"]["details"]
 
 
 def test_map_data_needs_a_login(client, coloured):

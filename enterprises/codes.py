@@ -1,0 +1,178 @@
+"""The quality code (一码): issue, find and revoke an enterprise's code, and draw it as a QR.
+
+Each enterprise has one active code, an unguessable token; its QR encodes the public URL /q/<token>/ and is
+coloured by the enterprise's supervision category. Revoking keeps the old row (who, when, why) and issues a
+fresh token, so a leaked or misprinted code stops working at once.
+"""
+
+import io
+from collections.abc import Iterable
+
+import segno
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import CODE_COLOURS, Enterprise, QualityCode
+
+# Dark colour of the QR for each code colour (Enterprise.code_colour). Risk yellow (#fee08b) is too pale for
+# a scanner on white paper, so routine supervision prints in a dark amber that still reads as yellow.
+QR_DARK = {"red": "#d73027", "yellow": "#b8860b", "blue": "#4575b4", "green": "#1a9850"}
+# Not yet categorised by the pipeline: plain ink rather than a colour that would claim a category.
+QR_UNCLASSIFIED = "#1f2933"
+CODE_COLOUR_LABELS = {"red": _("red code"), "yellow": _("yellow code"), "blue": _("blue code"), "green": _("green code")}
+ISSUE_BATCH = 5000
+PUBLIC_CHECKS = 5
+
+
+def _active():
+    return QualityCode.objects.filter(revoked_at__isnull=True)
+
+
+# --- Services ---------------------------------------------------------------------------------------------
+
+
+def code_issue(*, enterprise: Enterprise) -> QualityCode:
+    """Issue a new active code; the database refuses a second active code for the same enterprise."""
+    return QualityCode.objects.create(enterprise=enterprise)
+
+
+def code_for(*, enterprise: Enterprise) -> QualityCode:
+    """The enterprise's active code, issued on first use (codes are issued lazily as well as in bulk)."""
+    code = _active().filter(enterprise=enterprise).first()
+    if code is not None:
+        return code
+    try:
+        with transaction.atomic():
+            return code_issue(enterprise=enterprise)
+    except IntegrityError:
+        # A concurrent request issued it between our read and our insert: use theirs.
+        return _active().get(enterprise=enterprise)
+
+
+@transaction.atomic
+def codes_revoke(*, enterprise_ids: Iterable[int], by, reason: str) -> int:
+    """Revoke the active codes of these enterprises and issue each a fresh token; returns how many were revoked.
+
+    The revoked rows stay, with who revoked them, when and why. Two statements whatever the number of enterprises.
+    """
+    ids = list(enterprise_ids)
+    revoked = _active().filter(enterprise_id__in=ids).update(revoked_at=timezone.now(), revoked_by=by, revoke_reason=reason[:300])
+    QualityCode.objects.bulk_create([QualityCode(enterprise_id=pk) for pk in ids], batch_size=ISSUE_BATCH)
+    return revoked
+
+
+def code_revoke(*, enterprise: Enterprise, by, reason: str) -> QualityCode:
+    """Revoke the enterprise's code (its old URL then answers 404) and return the fresh one."""
+    codes_revoke(enterprise_ids=[enterprise.pk], by=by, reason=reason)
+    return _active().get(enterprise=enterprise)
+
+
+def codes_issue_missing() -> int:
+    """Issue a code to every enterprise without an active one, in batches; a second run issues nothing."""
+    missing = Enterprise.objects.filter(~Exists(_active().filter(enterprise=OuterRef("pk")))).order_by("pk")
+    issued, last = 0, 0
+    while ids := list(missing.filter(pk__gt=last).values_list("pk", flat=True)[:ISSUE_BATCH]):
+        with transaction.atomic():
+            QualityCode.objects.bulk_create([QualityCode(enterprise_id=pk) for pk in ids])
+        issued += len(ids)
+        last = ids[-1]
+    return issued
+
+
+# --- Selectors --------------------------------------------------------------------------------------------
+
+
+def code_by_token(token: str) -> QualityCode | None:
+    """The active code with this token, or None for an unknown or revoked one."""
+    return _active().filter(token=token).select_related("enterprise").first()
+
+
+def open_task_for(*, officer, enterprise: Enterprise):
+    """The officer's earliest open (assigned) task at the enterprise, if any: a scan by them opens its check form.
+
+    Tasks belong to the inspections app; the reverse relation reads them without importing it.
+    """
+    if not officer.is_authenticated:
+        return None
+    return enterprise.inspection_tasks.filter(assignments__officer=officer, status="assigned").order_by("due_date", "id").first()
+
+
+def task_check_url(task) -> str:
+    """The task's check form, by its route name (the inspections app owns it), else its agreed path /tasks/<id>/check/."""
+    for name in ("inspections:check-form", "task-check"):
+        try:
+            return reverse(name, args=[task.pk])
+        except NoReverseMatch:
+            continue
+    return f"/tasks/{task.pk}/check/"
+
+
+def public_profile(enterprise: Enterprise) -> dict:
+    """What the public may see of an enterprise (一码 page): name, credit code, products, category, recent checks.
+
+    Built from named columns only, so nothing confidential (address, people, notes, photos, risk reasons)
+    can reach the page by accident.
+    """
+    return {
+        "name": enterprise.name,
+        "credit_code": enterprise.credit_code,
+        "category": enterprise.category,
+        "category_label": enterprise.get_category_display() if enterprise.category else "",
+        "colour": enterprise.code_colour or "none",
+        "colour_label": CODE_COLOUR_LABELS.get(enterprise.code_colour, ""),
+        # The four categories, most supervision first, so the public sees where this one sits.
+        "scale": [
+            {"label": category.label, "dark": QR_DARK[colour], "current": category == enterprise.category}
+            for category, colour in CODE_COLOURS.items()
+        ],
+        "products": list(enterprise.made.order_by("product__name").values_list("product__name", flat=True).distinct()),
+        "checks": list(
+            enterprise.spot_checks.order_by("-checked_on", "-id").values("checked_on", "conforming", "product__name")[:PUBLIC_CHECKS]
+        ),
+    }
+
+
+# --- The QR -----------------------------------------------------------------------------------------------
+
+
+def code_url(code: QualityCode) -> str:
+    """The absolute URL the QR encodes: the public address (PUBLIC_BASE_URL) plus /q/<token>/."""
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("quality-code", args=[code.token])
+
+
+def qr_dark(enterprise: Enterprise) -> str:
+    return QR_DARK.get(enterprise.code_colour, QR_UNCLASSIFIED)
+
+
+def _qr(code: QualityCode):
+    # Level M survives a scuffed or partly covered print; segno raises it further when the size allows.
+    return segno.make(code_url(code), error="m", micro=False)
+
+
+def qr_svg(code: QualityCode, *, inline: bool = False) -> str:
+    """The QR as SVG in the category's colour; ``inline`` drops the XML declaration and fixed size for embedding in HTML."""
+    buffer = io.BytesIO()
+    _qr(code).save(
+        buffer,
+        kind="svg",
+        dark=qr_dark(code.enterprise),
+        light="#fff",
+        scale=8,
+        border=4,
+        xmldecl=not inline,
+        omitsize=inline,
+        svgclass="qr",
+        lineclass=None,
+    )
+    return buffer.getvalue().decode()
+
+
+def qr_png(code: QualityCode, *, scale: int = 16) -> bytes:
+    """The QR as PNG in the category's colour, about 600 px wide at the default scale (sharp when printed)."""
+    buffer = io.BytesIO()
+    _qr(code).save(buffer, kind="png", dark=qr_dark(code.enterprise), light="#fff", scale=scale, border=4)
+    return buffer.getvalue()

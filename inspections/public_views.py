@@ -1,0 +1,125 @@
+"""Publication (一公开): an approved plan's draw and outcomes, public, without login.
+
+Anyone can re-run the draw from what is shown: the seed, the published method, the plan's budget, ratios and
+multipliers. Shown per drawn enterprise: its public identity (name, credit code, town), the product, why it was
+drawn (arm, stratum, rank) and, once reported, the outcome and the rectification state. Never shown: officers,
+notes, photos, addresses, positions — rows are built from an explicit list of public fields, so the template
+cannot reach anything else.
+"""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+
+from enterprises.models import Category
+from regions.models import Colour
+
+from .draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION
+from .models import Conclusion, DrawArm, InspectionPlan, PlanStatus
+
+PUBLIC_STATUSES = (PlanStatus.APPROVED, PlanStatus.DISPATCHED, PlanStatus.CLOSED)
+CATEGORY_ORDER = [category.value for category in Category]
+
+
+@dataclass(frozen=True)
+class PublicRow:
+    enterprise: str
+    credit_code: str
+    town: str
+    product: str
+    arm: str  # the DrawArm value
+    arm_label: str
+    stratum: str
+    rank: int | None
+    checked_on: dt.date | None = None
+    conforming: bool | None = None
+    rectification: str = ""
+
+
+def stratum_label(arm: str, stratum: str) -> str:
+    """ "tightened/red" → "tightened supervision·red" (the label the draw's reasons use)."""
+    if arm != DrawArm.RISK:
+        return DrawArm(arm).label
+    category, _sep, colour = stratum.partition("/")
+    colour_label = Colour(colour).label if colour in Colour.values else _("uncoloured")
+    category_label = Category(category).label if category in Category.values else category
+    return f"{category_label}·{colour_label}"
+
+
+def _sort_key(task) -> tuple:
+    category, _sep, colour = task.stratum.partition("/")
+    rank_of_category = CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else len(CATEGORY_ORDER)
+    return (task.arm != DrawArm.RISK, rank_of_category, colour, task.draw_rank or 0, task.pk)
+
+
+def public_plan_rows(plan: InspectionPlan) -> list[PublicRow]:
+    """The drawn enterprises of a plan with their outcomes so far, public fields only (one query)."""
+    tasks = plan.tasks.select_related("enterprise__town", "product", "result__order")
+    rows = []
+    for task in sorted(tasks, key=_sort_key):
+        result = getattr(task, "result", None)
+        order = getattr(result, "order", None) if result else None
+        rows.append(
+            PublicRow(
+                enterprise=task.enterprise.name,
+                credit_code=task.enterprise.credit_code,
+                town=task.enterprise.town.name,
+                product=task.product.name if task.product else "",
+                arm=task.arm,
+                arm_label=task.get_arm_display(),
+                stratum=stratum_label(task.arm, task.stratum),
+                rank=task.draw_rank,
+                checked_on=result.checked_on if result else None,
+                conforming=(result.conclusion == Conclusion.CONFORMING) if result else None,
+                rectification=order.get_status_display() if order else "",
+            )
+        )
+    return rows
+
+
+def method_blocks(text: str) -> list[dict]:
+    """The published method's text as paragraphs and numbered lists (its hard line breaks joined)."""
+    blocks = []
+    for chunk in text.replace("``", "").strip().split("\n\n"):
+        lines = [line.strip() for line in chunk.splitlines() if line.strip()]
+        if not lines:
+            continue
+        if not re.match(r"\d+\. ", lines[0]):
+            blocks.append({"paragraph": " ".join(lines)})
+            continue
+        items: list[str] = []
+        for line in lines:
+            numbered = re.match(r"\d+\. (.*)", line)
+            if numbered:
+                items.append(numbered.group(1))
+            else:
+                items[-1] += " " + line
+        blocks.append({"numbered": items})
+    return blocks
+
+
+@require_safe
+def public_plan(request, pk: int):
+    """一公开: the public page of an approved, dispatched or closed plan; drafts are not published (404)."""
+    plan = get_object_or_404(InspectionPlan.objects.filter(status__in=PUBLIC_STATUSES).select_related("scope"), pk=pk)
+    rows = public_plan_rows(plan)
+    reported = [row for row in rows if row.conforming is not None]
+    counts = {
+        "risk": sum(row.arm == DrawArm.RISK for row in rows),
+        "control": sum(row.arm == DrawArm.CONTROL for row in rows),
+        "reported": len(reported),
+        "nonconforming": sum(not row.conforming for row in reported),
+    }
+    context = {
+        "plan": plan,
+        "rows": rows,
+        "counts": counts,
+        "method_blocks": method_blocks(DRAW_METHOD_DESCRIPTION) if plan.draw_method == DRAW_METHOD else [],
+        "ratios": [(Category(c).label, plan.ratio(c)) for c in CATEGORY_ORDER],
+        "multipliers": [(colour.label, plan.multiplier(colour.value)) for colour in Colour if colour != Colour.TOO_FEW],
+    }
+    return render(request, "inspections/public_plan.html", context)

@@ -1,0 +1,140 @@
+"""The inspector's pages, made for a phone: my tasks (我的任务), a task, its check form (检查表), the confirmation.
+
+Every query starts from the user's jurisdiction (a task elsewhere is a 404); only the task's assigned
+officers may open its form and submit it (anyone else gets a 403).
+"""
+
+import uuid
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from regions.access import ALL_STAFF, role_required
+
+from .checks import MAX_PHOTOS, check_result_submit, officer_tasks, tasks_within
+from .forms import CheckForm
+from .models import CheckResult, ItemOutcome, RectificationOrder, TaskKind, TaskStatus
+
+
+def _state(task, today) -> tuple[str, str]:
+    """The word a task's row leads with: 逾期 overdue, 复查 re-inspection, 待查 to check."""
+    if task.status == TaskStatus.ASSIGNED and task.due_date < today:
+        return "overdue", _("Overdue")
+    if task.kind == TaskKind.REINSPECTION:
+        return "reinspection", _("Re-inspection")
+    if task.status == TaskStatus.SUBMITTED:
+        return "submitted", _("Submitted")
+    return "todo", _("To check")
+
+
+@role_required(*ALL_STAFF)
+def my_tasks(request):
+    """我的任务: the user's open tasks, overdue first then by due date; a second tab lists the submitted ones."""
+    submitted = request.GET.get("show") == "submitted"
+    today = timezone.localdate()
+    tasks = officer_tasks(user=request.user, jurisdiction=request.jurisdiction, submitted=submitted)[:200]
+    counts = (
+        tasks_within(request.jurisdiction)
+        .filter(assignments__officer=request.user)
+        .aggregate(open=Count("id", filter=Q(status=TaskStatus.ASSIGNED)), submitted=Count("id", filter=Q(status=TaskStatus.SUBMITTED)))
+    )
+    rows = [(task, *_state(task, today)) for task in tasks]
+    return render(request, "inspections/my_tasks.html", {"rows": rows, "submitted": submitted, "counts": counts})
+
+
+def _task_or_404(request, pk, *related):
+    return get_object_or_404(tasks_within(request.jurisdiction).select_related("enterprise__town__parent", "product", *related), pk=pk)
+
+
+def _officers(task) -> list:
+    return [assignment.officer for assignment in task.assignments.select_related("officer").order_by("position")]
+
+
+@role_required(*ALL_STAFF)
+def task_detail(request, pk):
+    """A task as its officers see it before going: the enterprise, its products and history, the co-inspector."""
+    task = _task_or_404(request, pk, "order", "plan")
+    enterprise = task.enterprise
+    officers = _officers(task)
+    context = {
+        "task": task,
+        "enterprise": enterprise,
+        "state": _state(task, timezone.localdate()),
+        "officers": officers,
+        "is_officer": any(officer.pk == request.user.pk for officer in officers),
+        "made": enterprise.made.select_related("product").order_by("-product__grade", "product__name"),
+        "spot_checks": enterprise.spot_checks.select_related("product").order_by("-checked_on", "-id")[:5],
+        "risk_events": enterprise.risk_events.order_by("-occurred_on")[:5],
+        "result": CheckResult.objects.filter(task=task).first(),
+    }
+    return render(request, "inspections/task_detail.html", context)
+
+
+def _submission_key_value(form) -> str:
+    """The key the page carries: the posted one when valid (so a retry repeats it), else a fresh one."""
+    try:
+        return str(uuid.UUID(str(form["submission_key"].value())))
+    except ValueError:
+        return str(uuid.uuid4())
+
+
+@role_required(*ALL_STAFF)
+@require_http_methods(["GET", "POST"])
+def check_form(request, pk):
+    """检查表: the product's check points, photos, position, conclusion and both officers; submitted once."""
+    task = _task_or_404(request, pk, "order")
+    officers = _officers(task)
+    if not any(officer.pk == request.user.pk for officer in officers):
+        raise PermissionDenied
+    if CheckResult.objects.filter(task=task).exists():
+        # A retried or repeated submit, whatever its key, lands on the confirmation of the stored result.
+        return redirect("inspections:check-done", pk=task.pk)
+    items = list(task.product.checklist_items.order_by("order")) if task.product_id else []
+    status = 200
+    if request.method == "POST":
+        form = CheckForm(request.POST, request.FILES, items=items, officers=officers, user=request.user)
+        if form.is_valid():
+            try:
+                check_result_submit(task=task, submitted_by=request.user, **form.submission())
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                return redirect("inspections:check-done", pk=task.pk)
+        status = 422
+    else:
+        form = CheckForm(items=items, officers=officers, user=request.user)
+    context = {
+        "task": task,
+        "enterprise": task.enterprise,
+        "form": form,
+        "officers": officers,
+        "can_submit": task.status == TaskStatus.ASSIGNED and task.product_id is not None,
+        "submission_key": _submission_key_value(form),
+        "photos_lost": form.is_bound and bool(request.FILES.getlist("photos")),
+        "rejected_photos": form.rejected_photos,
+        "max_photos": MAX_PHOTOS,
+    }
+    return render(request, "inspections/check_form.html", context, status=status)
+
+
+@role_required(*ALL_STAFF)
+def check_done(request, pk):
+    """The confirmation: the stored result's number — the same page however often the form was submitted."""
+    task = _task_or_404(request, pk)
+    result = CheckResult.objects.filter(task=task).select_related("submitted_by", "co_inspector").first()
+    if result is None:
+        return redirect("inspections:task-detail", pk=task.pk)
+    outcomes = dict(result.items.order_by().values_list("outcome").annotate(n=Count("id")))
+    context = {
+        "task": task,
+        "result": result,
+        "nonconforming_items": result.items.filter(outcome=ItemOutcome.NONCONFORMING).select_related("checklist_item"),
+        "counts": {outcome: outcomes.get(outcome, 0) for outcome in ItemOutcome.values},
+        "photo_count": result.photos.count(),
+        "order": RectificationOrder.objects.filter(result=result).first(),
+    }
+    return render(request, "inspections/check_done.html", context)

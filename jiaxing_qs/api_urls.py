@@ -1,0 +1,60 @@
+"""The read API under /api/: one router for the resources, the OpenAPI document and its two viewers.
+
+Included after the map's own routes (``regions/map/``, ``regions/<code>/panel/``, ``enterprises/priorities/``
+in urls.py), which therefore keep their URLs; the lookups here only match division codes and numeric ids, so
+neither set can shadow the other. URL names start with ``api-`` so that none collides with a page's
+(``enterprise-detail`` is the enterprise page).
+"""
+
+from django.contrib.auth.views import redirect_to_login
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.routers import DefaultRouter
+
+from enterprises.api.viewsets import EnterpriseViewSet, RiskEventViewSet
+from inspections.api.viewsets import InspectionPlanViewSet, InspectionTaskViewSet, RectificationOrderViewSet, SpotCheckResultViewSet
+from products.api.viewsets import ProductViewSet
+from regions.api.viewsets import REGION_CODE, RegionSnapshotViewSet, RegionViewSet
+
+from .api_errors import api_not_found
+
+router = DefaultRouter()
+router.register("regions", RegionViewSet, basename="api-region")
+router.register(rf"regions/(?P<region_code>{REGION_CODE})/snapshots", RegionSnapshotViewSet, basename="api-region-snapshot")
+router.register("products", ProductViewSet, basename="api-product")
+router.register("enterprises", EnterpriseViewSet, basename="api-enterprise")
+router.register("risk-events", RiskEventViewSet, basename="api-risk-event")
+router.register("spot-checks", SpotCheckResultViewSet, basename="api-spot-check")
+router.register("inspection-plans", InspectionPlanViewSet, basename="api-inspection-plan")
+router.register("inspection-tasks", InspectionTaskViewSet, basename="api-inspection-task")
+router.register("rectification-orders", RectificationOrderViewSet, basename="api-rectification-order")
+
+
+class LoginFirst:
+    """The viewers are pages for people: without a session, go to the login page and come back."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, NotAuthenticated | AuthenticationFailed):
+            return redirect_to_login(self.request.get_full_path())
+        return super().handle_exception(exc)
+
+
+class SwaggerView(LoginFirst, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(LoginFirst, SpectacularRedocView):
+    template_name = "api/redoc.html"  # the stock one links Google Fonts
+
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # Both viewers load their scripts from our static files (drf-spectacular-sidecar): no CDN, works offline.
+    path("docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    *router.urls,
+    # Anything else under /api/ ending in a slash is a 404 in the API's error shape, not Django's HTML page
+    # (without the slash, APPEND_SLASH still redirects first).
+    re_path(r"^(?P<path>.*)/$", api_not_found),
+]

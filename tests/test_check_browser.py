@@ -1,0 +1,273 @@
+"""The check form on a phone (390 × 844, touch), in headless Chromium: filled, sent over a flaky network,
+tapped twice, sent again from the back button — one result, one number. Screenshots in test-artifacts/."""
+
+import datetime as dt
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from enterprises.models import RiskEvent, RiskEventKind
+from inspections.models import CheckPhoto, CheckResult, DrawArm, InspectionTask, SpotCheckResult, TaskAssignment, TaskKind
+from products.models import ChecklistItem
+from regions.models import Role
+
+from .factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, StaffProfileFactory, UserFactory
+from .services import require_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+POSITION = {"latitude": 30.512345, "longitude": 120.681234, "accuracy": 15}
+CHECK_POINTS = [
+    "产品或者包装上的标志标识是否齐全（厂名、厂址、执行标准、规格型号）",
+    "生产许可证是否在有效期内，证书信息与实际生产是否一致",
+    "原材料进货查验记录是否完整",
+    "出厂检验记录及检验设备是否有效",
+]
+
+# The next XMLHttpRequest is sent for real by a stand-in; when the server has answered, the page's own request
+# reports a network error instead of the answer.
+ANSWER_LOST_ONCE = """() => {
+  const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, url) { this.jqsTarget = [method, url]; return open.apply(this, arguments); };
+  XMLHttpRequest.prototype.send = function (body) {
+    XMLHttpRequest.prototype.send = send;
+    const page = this, standIn = new XMLHttpRequest();
+    open.apply(standIn, page.jqsTarget);
+    standIn.addEventListener("loadend", () => { window.jqsLostAnswer = standIn.status; page.dispatchEvent(new ProgressEvent("error")); });
+    send.call(standIn, body);
+  };
+}"""
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def task(town, inspector, county):
+    inspector.first_name, inspector.last_name = "王", "某"
+    inspector.save()
+    partner = StaffProfileFactory(
+        user=UserFactory(username="partner", first_name="李", last_name="某"), role=Role.INSPECTOR, jurisdiction=county
+    ).user
+    product = ProductFactory(name="皮革服装")
+    ChecklistItem.objects.bulk_create([ChecklistItem(product=product, order=n, text=text) for n, text in enumerate(CHECK_POINTS, 1)])
+    enterprise = EnterpriseFactory(town=town, name="海宁某某皮革有限公司", address="许村镇工业园区 8 号")
+    EnterpriseProductFactory(enterprise=enterprise, product=product)
+    task = InspectionTask.objects.create(
+        enterprise=enterprise, product=product, arm=DrawArm.RISK, reason="风险分层抽取", due_date=dt.date.today() + dt.timedelta(days=5)
+    )
+    TaskAssignment.objects.bulk_create(
+        [TaskAssignment(task=task, officer=inspector, position=1), TaskAssignment(task=task, officer=partner, position=2)]
+    )
+    SpotCheckResult.objects.create(
+        enterprise=enterprise,
+        product=product,
+        checked_on=dt.date(2025, 9, 12),
+        conforming=False,
+        lab_report_number="JX2025-0417",
+        failed_items="标志标识不全",
+    )
+    RiskEvent.objects.create(
+        enterprise=enterprise, kind=RiskEventKind.NONCONFORMING_SPOT_CHECK, occurred_on=dt.date(2025, 9, 12), source_ref="抽查 JX2025-0417"
+    )
+    # Other tasks of the officer, so the list shows its three states.
+    for name, days, kind in [("桐乡某某毛衫有限公司", -6, TaskKind.SPOT_CHECK), ("平湖某某箱包有限公司", 12, TaskKind.REINSPECTION)]:
+        other = InspectionTask.objects.create(
+            enterprise=EnterpriseFactory(town=town, name=name),
+            product=product,
+            arm=DrawArm.RISK,
+            kind=kind,
+            reason="风险分层抽取",
+            due_date=dt.date.today() + dt.timedelta(days=days),
+        )
+        TaskAssignment.objects.bulk_create(
+            [TaskAssignment(task=other, officer=inspector, position=1), TaskAssignment(task=other, officer=partner, position=2)]
+        )
+    return task
+
+
+@pytest.fixture
+def browser(live_server):
+    require_browser()
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop in this thread
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def phone_page(browser, *, javascript=True):
+    context = browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        geolocation=POSITION,
+        permissions=["geolocation"],
+        java_script_enabled=javascript,
+    )
+    page = context.new_page()
+    page.on("console", lambda message: print("browser console:", message.type, message.text))
+    page.on("pageerror", lambda error: print("browser error:", error))
+    return page
+
+
+def log_in(page, live_server, username):
+    page.goto(f"{live_server.url}/accounts/login/?next=/tasks/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "correct horse battery staple")
+    page.click(".login-card button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/tasks/")
+
+
+def photo(tmp_path, name, size, fmt) -> str:
+    image = Image.new("RGB", size, (200, 180, 150))
+    for x in range(0, size[0], 60):
+        image.paste((90, 60, 40), (x, 0, x + 20, size[1]))
+    path = tmp_path / name
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    path.write_bytes(buffer.getvalue())
+    return str(path)
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def fill_the_form(page, task, tmp_path):
+    items = list(task.product.checklist_items.order_by("order"))
+    for item in items[:2] + items[3:]:
+        page.click(f"#item-{item.pk} label.opt-conforming")
+    page.click(f"#item-{items[2].pk} label.opt-nonconforming")
+    page.fill(f"#item-{items[2].pk} input.item-note", "2026年10月起无进货查验记录")
+    page.fill("textarea[name=note]", "已责令立即停止销售该批次产品")
+
+
+def test_the_check_form_on_a_phone_stores_one_result_whatever_the_network_and_the_taps(browser, live_server, task, tmp_path):
+    page = phone_page(browser)
+    log_in(page, live_server, "inspector")
+    assert no_sideways_scroll(page), "my tasks fit the phone"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "my-tasks.png"))
+    page.click(f"a.task-row[href='/tasks/{task.pk}/']")
+    assert no_sideways_scroll(page), "the task page fits the phone"
+    page.screenshot(path=str(ARTIFACTS / "task.png"), full_page=True)
+    page.click("[data-testid=open-form]")
+    page.wait_for_selector("#position-status[data-state=ok]")
+    assert float(page.input_value("input[name=lat]")) == pytest.approx(POSITION["latitude"])
+    key = page.input_value("input[name=submission_key]")
+    assert len(key) == 36
+
+    fill_the_form(page, task, tmp_path)
+    page.set_input_files(
+        "input[type=file][multiple]", [photo(tmp_path, "big.png", (3000, 2000), "PNG"), photo(tmp_path, "small.jpg", (800, 600), "JPEG")]
+    )
+    page.wait_for_function("document.querySelectorAll('#thumbs li').length === 2")
+
+    # A file that only looks like a photo: refused by the server beside the photos, the good photos kept.
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("not a photo at all")
+    page.set_input_files("input[type=file][capture]", str(fake))
+    page.wait_for_function("document.querySelectorAll('#thumbs li').length === 3")
+    page.click("#submit-button")
+    page.wait_for_selector("#photos.has-error .field-error")
+    assert "notes.jpg" in page.inner_text("#photos")
+    assert page.locator("#thumbs li").count() == 2, "the accepted photos are still selected"
+    assert page.input_value("input[name=submission_key]") == key
+    assert page.input_value("textarea[name=note]") == "已责令立即停止销售该批次产品"
+    assert CheckResult.objects.count() == 0
+    assert page.is_checked("input[name=conclusion][value=nonconforming]"), "a non-conforming check point suggests the conclusion"
+    assert page.input_value("select[name=co_inspector]") == str(task.assignments.get(position=2).officer_id)
+    page.screenshot(path=str(ARTIFACTS / "check-form.png"), full_page=True)
+    assert no_sideways_scroll(page), "the check form fits the phone"
+
+    # A flaky network: the first submission reaches the server whole, its answer never reaches the phone.
+    # (Chromium's request interception drops file bodies, so the loss is staged at the XMLHttpRequest seam.)
+    page.evaluate(ANSWER_LOST_ONCE)
+    page.click("#submit-button")
+    page.wait_for_selector("#send-status.failed")
+    assert page.evaluate("window.jqsLostAnswer") == 200, "the server stored it and answered with the confirmation"
+    assert CheckResult.objects.count() == 1
+    assert page.is_enabled("#submit-button"), "the officer can tap again"
+    assert page.input_value("input[name=submission_key]") == key, "the retry carries the same key"
+
+    # Tapping twice in a hurry.
+    page.dblclick("#submit-button")
+    page.wait_for_url(f"{live_server.url}/tasks/{task.pk}/done/")
+    number = page.inner_text("[data-testid=result-number]").strip()
+    result = CheckResult.objects.get()
+    assert number == result.number and str(result.submission_key) == key
+    assert result.photos.count() == 2 and max(CheckPhoto.objects.values_list("width", flat=True)) <= 1600
+    assert (result.lat, result.position_source) == (pytest.approx(POSITION["latitude"]), "gps")
+    assert no_sideways_scroll(page), "the confirmation fits the phone"
+    page.screenshot(path=str(ARTIFACTS / "check-done.png"), full_page=True)
+
+    # Back to the form, and submit it again.
+    page.go_back()
+    page.wait_for_load_state()
+    if page.locator("#check-form").count():
+        assert page.input_value("input[name=submission_key]") == key
+        page.click("#submit-button")
+        page.wait_for_url(f"{live_server.url}/tasks/{task.pk}/done/")
+    assert page.inner_text("[data-testid=result-number]").strip() == number
+    assert CheckResult.objects.count() == 1
+
+
+def test_the_check_form_works_without_javascript(browser, live_server, task, tmp_path):
+    page = phone_page(browser, javascript=False)
+    log_in(page, live_server, "inspector")
+    page.goto(f"{live_server.url}/tasks/{task.pk}/check/")
+    key = page.input_value("input[name=submission_key]")
+    items = list(task.product.checklist_items.order_by("order"))
+    for item in items:
+        page.click(f"#item-{item.pk} label.opt-conforming")
+    page.click(f"#item-{items[1].pk} label.opt-nonconforming")  # and no note: refused beside the check point
+    page.click("label.opt-nonconforming:has(input[name=conclusion])")
+    page.fill("textarea[name=note]", "现场检查")
+    page.click("#manual-position summary")  # no geolocation without JavaScript: typed by hand
+    page.fill("input[name=manual_lat]", "30.5")
+    page.fill("input[name=manual_lon]", "120.7")
+    page.set_input_files("input[type=file][capture]", photo(tmp_path, "shot.jpg", (1200, 900), "JPEG"))
+    assert no_sideways_scroll(page)
+    page.click("#submit-button")
+
+    page.wait_for_selector(f"#item-{items[1].pk}.has-error .field-error")
+    assert CheckResult.objects.count() == 0
+    assert page.input_value("textarea[name=note]") == "现场检查" and page.input_value("input[name=manual_lat]") == "30.5"
+    assert page.is_checked(f"#item-{items[1].pk} input[value=nonconforming]")
+    assert page.input_value("input[name=submission_key]") == key
+    assert page.locator("[data-photos-lost]").is_visible(), "the officer is told to select the photos again"
+    assert no_sideways_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / "check-form-errors.png"), full_page=True)
+
+    page.fill(f"#item-{items[1].pk} input.item-note", "吊牌缺少执行标准")
+    page.set_input_files("input[type=file][capture]", photo(tmp_path, "shot.jpg", (1200, 900), "JPEG"))
+    page.click("#submit-button")
+    page.wait_for_url(f"{live_server.url}/tasks/{task.pk}/done/")
+    number = page.inner_text("[data-testid=result-number]").strip()
+    result = CheckResult.objects.get()
+    assert (result.lat, result.lon, result.position_source, result.photos.count()) == (30.5, 120.7, "manual", 1)
+
+    page.go_back()
+    page.wait_for_load_state()
+    if page.locator("#check-form").count():  # the page that came back with errors, as the browser kept it
+        page.fill(f"#item-{items[1].pk} input.item-note", "吊牌缺少执行标准")
+        page.click("#submit-button")
+        page.wait_for_url(f"{live_server.url}/tasks/{task.pk}/done/")
+    assert page.inner_text("[data-testid=result-number]").strip() == number
+    assert CheckResult.objects.count() == 1

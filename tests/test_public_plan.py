@@ -1,0 +1,131 @@
+"""Publication (一公开): an approved plan's seed, method, drawn enterprises and outcomes — public, nothing confidential."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import translation
+
+from inspections.models import CheckItemResult, Conclusion, InspectionPlan, ItemOutcome, OrderStatus, PlanStatus
+from inspections.plans import plan_approve, plan_create
+from inspections.rectification import order_open
+from jiaxing_qs.pipeline import run_pipeline
+from products.models import ChecklistItem
+from regions.models import Role
+
+from .factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, StaffProfileFactory, UserFactory
+from .test_rectification import result_of
+
+pytestmark = pytest.mark.django_db
+
+OFFICER_NAMES = ["王执法", "李执法", "赵执法"]
+SECRET_ADDRESS = "嘉兴市机密路88号"
+SECRET_NOTE = "现场发现标签与备案不符（内部）"
+
+
+@pytest.fixture
+def city_with_enterprises(region_tree):
+    for n, name in enumerate(OFFICER_NAMES, start=1):
+        user = UserFactory(username=f"officer{n}", first_name=name)
+        StaffProfileFactory(user=user, role=Role.INSPECTOR, jurisdiction=region_tree.county_a)
+    heater = ProductFactory(name="电暖器")
+    ChecklistItem.objects.create(product=heater, order=1, text="标志和说明")
+    for _ in range(10):
+        EnterpriseProductFactory(enterprise=EnterpriseFactory(town=region_tree.town_a1, address=SECRET_ADDRESS), product=heater)
+    run_pipeline(dt.date(2026, 11, 26))
+    return region_tree
+
+
+def make_plan(county, supervisor, **fields) -> InspectionPlan:
+    return plan_create(
+        name="2027年度产品质量监督抽查计划",
+        scope=county,
+        period_start=dt.date(2027, 1, 1),
+        period_end=dt.date(2027, 12, 31),
+        batch_budget=5,
+        created_by=supervisor,
+        control_share=Decimal("20"),
+        ratio_credit=Decimal("50"),
+        **fields,
+    )
+
+
+@pytest.fixture
+def dispatched(city_with_enterprises, supervisor, django_capture_on_commit_callbacks) -> InspectionPlan:
+    plan = make_plan(city_with_enterprises.county_a, supervisor)
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_approve(plan=plan, approved_by=supervisor)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.DISPATCHED
+    return plan
+
+
+def page(client, plan) -> str:
+    response = client.get(f"/public/plans/{plan.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_anyone_sees_the_seed_the_method_and_every_drawn_enterprise(client, dispatched):
+    html = page(client, dispatched)  # no login
+    assert dispatched.seed in html and dispatched.draw_method in html
+    assert "HMAC-SHA256(seed, &quot;control:&quot; + credit code)" in html  # the published method, readable
+    assert "<p>Published method JQS-DRAW-1, which anyone can re-run" in html
+    assert "<ol><li>Population: the active, classified enterprises" in html and "``" not in html
+    tasks = list(dispatched.tasks.select_related("enterprise__town"))
+    assert len(tasks) == 5
+    for task in tasks:
+        assert task.enterprise.name in html and task.enterprise.credit_code in html
+    assert "甲一街道" in html and "电暖器" in html
+
+
+def test_the_page_names_no_officer_and_shows_no_note_address_or_position(client, dispatched):
+    task = dispatched.tasks.order_by("id").first()
+    result = result_of(task, Conclusion.NONCONFORMING, dt.date(2027, 3, 1))
+    result.lat, result.lon, result.note = 30.751234, 120.758765, SECRET_NOTE
+    result.save()
+    CheckItemResult.objects.create(
+        result=result, checklist_item=task.product.checklist_items.get(), outcome=ItemOutcome.NONCONFORMING, note=SECRET_NOTE
+    )
+    html = page(client, dispatched)
+    for secret in [
+        *OFFICER_NAMES,
+        "officer1",
+        "officer2",
+        "officer3",
+        "supervisor",
+        SECRET_NOTE,
+        "内部备注",
+        SECRET_ADDRESS,
+        "30.75",
+        "120.75",
+    ]:
+        assert secret not in html, secret
+
+
+def test_outcomes_and_rectification_appear_as_results_come_in(client, dispatched, django_capture_on_commit_callbacks):
+    first, second = dispatched.tasks.order_by("id")[:2]
+    html = page(client, dispatched)
+    assert "2027-03-01" not in html
+
+    failed = result_of(first, Conclusion.NONCONFORMING, dt.date(2027, 3, 1))
+    result_of(second, Conclusion.CONFORMING, dt.date(2027, 3, 2))
+    with django_capture_on_commit_callbacks(execute=True):
+        order_open(result=failed, on=dt.date(2027, 3, 1))
+    html = page(client, dispatched)
+    with translation.override("zh-hans"):
+        assert "不合格</strong> · 2027-03-01" in html
+        assert "合格 · 2027-03-02" in html
+        assert str(OrderStatus.RECTIFYING.label) in html
+
+
+def test_a_draft_plan_is_not_published(client, city_with_enterprises, supervisor):
+    draft = make_plan(city_with_enterprises.county_a, supervisor)
+    response = client.get(f"/public/plans/{draft.pk}/")
+    assert response.status_code == 404
+    assert draft.seed not in response.content.decode()
+
+
+def test_the_page_takes_a_handful_of_queries(client, dispatched, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):
+        page(client, dispatched)
