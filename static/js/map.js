@@ -11,7 +11,8 @@
   var panel = document.getElementById("panel");
   var cards = document.getElementById("summary-cards");
 
-  var map = L.map("map", { zoomSnap: 0.25, attributionControl: !!settings.tileUrl, preferCanvas: false })
+  // maxZoom is needed by the marker clusters when no tile layer sets it (the map works without tiles).
+  var map = L.map("map", { zoomSnap: 0.25, minZoom: 6, maxZoom: 18, attributionControl: !!settings.tileUrl, preferCanvas: false })
     .setView(settings.center, settings.zoom);
   if (settings.tileUrl) {
     L.tileLayer(settings.tileUrl, { attribution: settings.tileAttribution, maxZoom: 18 }).addTo(map);
@@ -21,6 +22,7 @@
 
   var state = { layer: "risk", level: "county", period: controls.period.value, fitted: false, selected: null };
   var regionLayer = null;
+  var outlineLayer = null;  // county outlines under the town markers, for orientation
   var priorityLayer = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45 });
   var request = 0;
 
@@ -90,8 +92,23 @@
     });
   }
 
+  function drawOutlines() {
+    if (outlineLayer) { map.removeLayer(outlineLayer); outlineLayer = null; }
+    if (state.level !== "town") { return; }
+    getJSON("/api/regions/map/?level=county" + (state.period ? "&period=" + state.period : "")).then(function (counties) {
+      if (state.level !== "town") { return; }
+      outlineLayer = L.geoJSON(counties, {
+        filter: function (feature) { return !!feature.geometry && feature.geometry.type !== "Point"; },
+        style: { color: "#8a96a3", weight: 1.2, fill: true, fillColor: "#ffffff", fillOpacity: 0.6, interactive: false },
+        interactive: false,
+      }).addTo(map);
+      outlineLayer.bringToBack();
+    });
+  }
+
   function drawRegions(collection) {
     if (regionLayer) { map.removeLayer(regionLayer); }
+    drawOutlines();
     if (collection.thresholds) { showThresholds(collection.thresholds); }
     maxCount = Math.max.apply(null, collection.features.map(function (f) { return f.properties.enterprise_count; }).concat([1]));
     regionLayer = L.geoJSON(collection, {
@@ -143,6 +160,13 @@
     });
   }
 
+  function indexChange(trend) {
+    var last = trend[trend.length - 1], before = trend[trend.length - 2];
+    if (!last || !before || last.index == null || before.index == null) { return ""; }
+    var change = last.index - before.index;
+    return '<small class="' + (change >= 0 ? "up" : "down") + '">' + (change >= 0 ? "▲" : "▼") + Math.abs(change).toFixed(1) + "</small>";
+  }
+
   function sparkline(trend) {
     if (!trend.length) { return ""; }
     var w = 220, h = 44, max = Math.max.apply(null, trend.map(function (p) { return p.risk_share; }).concat([1]));
@@ -158,6 +182,36 @@
       '"><polyline fill="none" stroke="#777" stroke-width="1.5" points="' + line + '"></polyline>' + dots + "</svg>";
   }
 
+  function indexChart(trend) {
+    // 一指数 over the periods shown: a line on a fixed 0–100 scale, so regions compare at a glance.
+    var points = trend.filter(function (p) { return p.index != null; });
+    if (points.length < 2) { return ""; }
+    var w = 220, h = 48, step = (w - 10) / (points.length - 1);
+    var xy = points.map(function (p, i) { return [5 + i * step, h - 4 - (p.index / 100) * (h - 8)]; });
+    var line = xy.map(function (c) { return c[0].toFixed(1) + "," + c[1].toFixed(1); }).join(" ");
+    var dots = xy.map(function (c, i) {
+      return '<circle cx="' + c[0].toFixed(1) + '" cy="' + c[1].toFixed(1) + '" r="2.5" fill="#1f5fa8"><title>' + points[i].period + " " + points[i].index.toFixed(1) + "</title></circle>";
+    }).join("");
+    return '<svg class="trend index-trend" viewBox="0 0 ' + w + " " + h + '" width="100%" height="' + h + '" role="img" aria-label="' + gettext("Trend of the quality-safety index") +
+      '"><line x1="0" x2="' + w + '" y1="' + (h - 4 - 0.8 * (h - 8)).toFixed(1) + '" y2="' + (h - 4 - 0.8 * (h - 8)).toFixed(1) + '" stroke="#dde3ea" stroke-dasharray="3 3"></line>' +
+      '<polyline fill="none" stroke="#1f5fa8" stroke-width="1.5" points="' + line + '"></polyline>' + dots + "</svg>";
+  }
+
+  function indexInputs(d) {
+    // The formula and the inputs behind the number, shown next to it (not only in a tooltip).
+    var inputs = d.index_inputs || {}, scores = inputs.scores || {};
+    var rows = [
+      [gettext("Share of non-risk enterprises"), scores.non_risk_share, inputs.enterprises ? (inputs.enterprises - inputs.risk_enterprises) + " / " + inputs.enterprises : ""],
+      [gettext("Spot-check pass rate"), scores.pass_rate, inputs.spot_checks ? inputs.spot_checks_passed + " / " + inputs.spot_checks : ""],
+      [gettext("On-time rectification rate"), scores.on_time_rectification, inputs.rectifications_due ? (inputs.rectifications_due - inputs.rectifications_overdue) + " / " + inputs.rectifications_due : ""],
+      [gettext("Incident score"), scores.incident_score, inputs.incidents != null ? interpolate(gettext("%(n)s incidents"), { n: inputs.incidents }, true) : ""],
+    ].map(function (r) {
+      return "<li>" + escapeHtml(r[0]) + " <b>" + (r[1] == null ? gettext("no data") : (r[1] * 100).toFixed(1) + "%") + "</b> <small>" + escapeHtml(r[2]) + "</small></li>";
+    }).join("");
+    return '<details class="index-formula"><summary>' + gettext("How the index is computed") + "</summary><p><small>" + escapeHtml(d.index_formula || "") +
+      '</small></p><ul class="inputs">' + rows + "</ul></details>";
+  }
+
   function renderPanel(d) {
     var badge = d.colour ? '<span class="badge ' + d.colour + '">' + escapeHtml(d.colour_label) + "</span>" : "";
     var reasons = d.top_reasons.map(function (r) { return "<li>" + escapeHtml(r.label) + " <b>" + r.count + "</b></li>"; }).join("");
@@ -170,10 +224,13 @@
       '<h2 class="panel-title">' + escapeHtml(d.name) + ' <small class="code">' + d.code + "</small> " + badge + "</h2>" +
       '<p class="share" data-testid="panel-share">' + gettext("Share of risk enterprises") + " <b>" + percent(d.risk_share) + "</b><br>" +
       '<span data-testid="panel-counts">' + interpolate(gettext("%(risk)s of %(total)s enterprises"), { risk: d.risk_count, total: d.enterprise_count }, true) + "</span></p>" +
-      '<p class="index">' + gettext("Quality-safety index") + " <b>" + index + '</b> <small title="' + escapeHtml(d.index_formula || "") + '">ⓘ</small></p>' +
+      '<p class="index">' + gettext("Quality-safety index") + " <b data-testid=\"panel-index\">" + index + "</b> " + indexChange(d.trend) + "</p>" +
+      (d.index_formula ? indexInputs(d) : "") +
       (reasons ? "<h3>" + gettext("Commonest risk reasons") + "</h3><ul class=\"reasons\">" + reasons + "</ul>" : "") +
       "<h3>" + gettext("Key-supervised enterprises") + " (" + d.key_total + ")</h3>" + (key ? '<ul class="key">' + key + "</ul>" : "<p>—</p>") +
-      "<h3>" + gettext("Trend") + " <small>" + (d.trend.length ? d.trend[0].period + " – " + d.trend[d.trend.length - 1].period : "") + "</small></h3>" + sparkline(d.trend);
+      "<h3>" + gettext("Trend") + " <small>" + (d.trend.length ? d.trend[0].period + " – " + d.trend[d.trend.length - 1].period : "") + "</small></h3>" +
+      "<p class=\"chart-label\">" + gettext("Share of risk enterprises") + "</p>" + sparkline(d.trend) +
+      "<p class=\"chart-label\">" + gettext("Quality-safety index") + "</p>" + indexChart(d.trend);
     panel.dataset.code = d.code;
   }
 
