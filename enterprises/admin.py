@@ -6,10 +6,23 @@ from django.utils.translation import ngettext
 
 from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
 from jiaxing_qs.import_admin import ImportExportMixin
+from products.admin import AuditedAdmin, ChangeReasonMixin, LatestFormSet, related_history
+from products.models import Product
+from regions.admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
 
 from .codes import codes_revoke
 from .imports import ENTERPRISE_EXPORT, RISK_EVENT_EXPORT, enterprises_import, products_made_import, risk_events_import
-from .models import CODE_COLOURS, Enterprise, EnterpriseProduct, QualityCode, RiskClass, RiskEvent, RiskReason, SupervisionPolicy
+from .models import (
+    CODE_COLOURS,
+    Enterprise,
+    EnterpriseProduct,
+    QualityCode,
+    RiskClass,
+    RiskEvent,
+    RiskReason,
+    StateChange,
+    SupervisionPolicy,
+)
 
 
 class EnterpriseProductInline(admin.TabularInline):
@@ -68,8 +81,30 @@ class QualityCodeInline(admin.TabularInline):
         )
 
 
+class StateChangeInline(admin.TabularInline):
+    """Every change of risk class and supervision category made by the rules (read-only, newest first)."""
+
+    model = StateChange
+    formset = LatestFormSet
+    fields = ("changed_at", "field", "old_label", "new_label", "as_of", "reason")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = _("class and category history (latest 50)")
+
+    @admin.display(description=_("old value"))
+    def old_label(self, obj):
+        return obj.old_label
+
+    @admin.display(description=_("new value"))
+    def new_label(self, obj):
+        return obj.new_label
+
+
 @admin.register(Enterprise)
-class EnterpriseAdmin(ImportExportMixin, admin.ModelAdmin):
+class EnterpriseAdmin(JurisdictionScopedAdmin, ChangeReasonMixin, ImportExportMixin, AuditedAdmin):
+    jurisdiction_path = "town"
     importers = (enterprises_import, products_made_import)
     export_fields = ENTERPRISE_EXPORT
     list_display = ("name", "credit_code", "town", "county", "risk_badge", "category_badge", "status", "is_demo")
@@ -77,12 +112,14 @@ class EnterpriseAdmin(ImportExportMixin, admin.ModelAdmin):
     search_fields = ("name", "credit_code", "address")
     list_select_related = ("town__parent",)
     autocomplete_fields = ("town",)
-    readonly_fields = ("risk_badge", "reasons", "max_grade", "category_badge", "classified_at")
+    readonly_fields = ("risk_badge", "reasons", "max_grade", "category_badge", "classified_at", "made_history", "events_history")
     fieldsets = (
         (None, {"fields": ("credit_code", "name", "address", "town", ("lat", "lon"), "status", "is_demo")}),
         (_("Derived by the pipeline"), {"fields": ("risk_badge", "reasons", "max_grade", "category_badge", "classified_at")}),
+        (_("reason for the change"), {"fields": ("change_reason",)}),
+        (_("History"), {"fields": ("made_history", "events_history")}),
     )
-    inlines = [EnterpriseProductInline, RiskReasonInline, RiskEventInline, QualityCodeInline]
+    inlines = [EnterpriseProductInline, RiskReasonInline, RiskEventInline, QualityCodeInline, StateChangeInline]
     actions = ["revoke_quality_codes"]
 
     @admin.action(description=_("Revoke and reissue quality code"))
@@ -114,9 +151,23 @@ class EnterpriseAdmin(ImportExportMixin, admin.ModelAdmin):
         kept = [f"{reason.get_kind_display()} × {reason.count}" for reason in obj.risk_reasons.all()]
         return "; ".join(kept) or _("none within the risk window")
 
+    @admin.display(description=_("changes to the products made"))
+    def made_history(self, obj):
+        if not obj.pk:
+            return "—"
+        records = EnterpriseProduct.history.filter(enterprise_id=obj.pk)
+        names = dict(Product.objects.filter(pk__in=records.values("product_id")).values_list("pk", "name"))
+        return related_history(records, label=lambda record: names.get(record.product_id, record.product_id))
+
+    @admin.display(description=_("changes to the risk events"))
+    def events_history(self, obj):
+        records = RiskEvent.history.filter(enterprise_id=obj.pk)
+        return related_history(records, label=lambda record: f"{record.get_kind_display()} {record.source_ref}") if obj.pk else "—"
+
 
 @admin.register(RiskEvent)
-class RiskEventAdmin(ImportExportMixin, admin.ModelAdmin):
+class RiskEventAdmin(JurisdictionScopedAdmin, ChangeReasonMixin, ImportExportMixin, AuditedAdmin):
+    jurisdiction_path = "enterprise__town"
     importers = (risk_events_import,)
     export_fields = RISK_EVENT_EXPORT
     list_display = ("occurred_on", "kind", "enterprise", "product", "source_ref", "is_demo")
@@ -128,7 +179,7 @@ class RiskEventAdmin(ImportExportMixin, admin.ModelAdmin):
 
 
 @admin.register(SupervisionPolicy)
-class SupervisionPolicyAdmin(RuleVersionAdmin):
+class SupervisionPolicyAdmin(CityWideAdmin, RuleVersionAdmin):
     rule_fields = (
         "risk_window_years",
         "high_risk",

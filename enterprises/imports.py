@@ -7,6 +7,9 @@ changed rows are rewritten: importing the same file again reports "0 created, 0 
 
 A column present in the file is authoritative (an empty cell clears an optional value); a column absent
 from the file leaves the stored values alone.
+
+Given a ``jurisdiction`` (a county administrator's import through the admin), a row naming a town or an
+enterprise outside it is a bad row: one county cannot create, move or change another county's records.
 """
 
 import datetime as dt
@@ -37,7 +40,7 @@ from jiaxing_qs.tabular import (
     parse_float,
 )
 from products.models import Product
-from regions.models import Level, Region
+from regions.models import Level, Region, code_prefix
 
 from .models import Enterprise, EnterpriseProduct, RiskEvent, RiskEventKind, Status
 from .validators import uscc_problem
@@ -155,9 +158,26 @@ def credit_code_of(rows: ImportRows, row: int, cells: dict[str, Any]) -> str | N
     return code
 
 
-def enterprise_ids(codes: set[str]) -> dict[str, int]:
-    """Credit code → id of the stored enterprises among ``codes`` (a few queries for any number)."""
-    return dict(in_chunks(Enterprise.objects, "credit_code", codes, "credit_code", "id"))
+OUTSIDE = -1  # the id enterprise_ids gives an enterprise outside the importing user's jurisdiction
+
+
+def prefix_of(jurisdiction: Region | None) -> str:
+    """The division-code prefix of everything inside ``jurisdiction``; "" (everything) when there is none."""
+    return code_prefix(jurisdiction.code) if jurisdiction is not None else ""
+
+
+def outside_message(code: str) -> str:
+    return _("the enterprise with credit code %(code)s is outside your jurisdiction") % {"code": code}
+
+
+def enterprise_ids(codes: set[str], jurisdiction: Region | None = None) -> dict[str, int]:
+    """Credit code → id of the stored enterprises among ``codes`` (a few queries for any number); an enterprise
+    outside ``jurisdiction`` maps to OUTSIDE."""
+    prefix = prefix_of(jurisdiction)
+    return {
+        code: pk if town.startswith(prefix) else OUTSIDE
+        for code, pk, town in in_chunks(Enterprise.objects, "credit_code", codes, "credit_code", "id", "town__code")
+    }
 
 
 def stored_enterprise(rows: ImportRows, row: int, code: str | None, known: dict[str, int]) -> int | None:
@@ -165,6 +185,9 @@ def stored_enterprise(rows: ImportRows, row: int, code: str | None, known: dict[
         return None
     if code not in known:
         rows.add(row, "credit_code", _("no enterprise has credit code %(code)s: import it with the enterprises first") % {"code": code})
+        return None
+    if known[code] == OUTSIDE:
+        rows.add(row, "credit_code", outside_message(code))
         return None
     return known[code]
 
@@ -260,7 +283,7 @@ def _coordinates(rows: ImportRows, row: int, cells: dict) -> tuple[float | None,
     return lat, lon
 
 
-def _enterprise_values(rows: ImportRows, row: int, cells: dict, towns: dict[str, tuple[int, str]], statuses: dict) -> dict:
+def _enterprise_values(rows: ImportRows, row: int, cells: dict, towns: dict[str, tuple[int, str]], statuses: dict, prefix: str) -> dict:
     values: dict[str, Any] = {"name": text_of(rows, row, "name", cells.get("name"), 200, required=True)}
     if rows.has("address"):
         values["address"] = text_of(rows, row, "address", cells.get("address"), 300)
@@ -279,6 +302,8 @@ def _enterprise_values(rows: ImportRows, row: int, cells: dict, towns: dict[str,
             rows.add(
                 row, "town_code", _("%(code)s is a %(level)s, not a town or street") % {"code": town_code, "level": Level(town[1]).label}
             )
+        elif not town_code.startswith(prefix):
+            rows.add(row, "town_code", _("%(code)s is outside your jurisdiction") % {"code": town_code})
         else:
             values["town_id"] = town[0]
     if rows.has("lat") or rows.has("lon"):
@@ -293,16 +318,20 @@ def _enterprise_values(rows: ImportRows, row: int, cells: dict, towns: dict[str,
     return values
 
 
-def _enterprises(rows: ImportRows, *, dry_run: bool, progress: Progress | None) -> ImportReport:
+def _enterprises(rows: ImportRows, *, dry_run: bool, progress: Progress | None, jurisdiction: Region | None = None) -> ImportReport:
     towns = {code: (pk, level) for code, pk, level in Region.objects.values_list("code", "id", "level")}
     statuses = choice_lookup(Status, STATUS_SYNONYMS)
     wanted: dict[str, dict] = {}
     first_rows = FirstRows()
     for row, cells in rows:
         code = credit_code_of(rows, row, cells)
-        values = _enterprise_values(rows, row, cells, towns, statuses)
+        values = _enterprise_values(rows, row, cells, towns, statuses, prefix_of(jurisdiction))
         if code and not first_rows.seen(rows, row, code, "credit_code", code):
             wanted[code] = values
+    if jurisdiction is not None:  # an enterprise registered elsewhere is not this county's to change or move
+        for code, pk in enterprise_ids(set(wanted), jurisdiction).items():
+            if pk == OUTSIDE:
+                rows.add(first_rows[code], "credit_code", outside_message(code))
     if not rows.report.ok:
         return rows.report
     fields = list(next(iter(wanted.values())))
@@ -319,7 +348,7 @@ def _enterprises(rows: ImportRows, *, dry_run: bool, progress: Progress | None) 
 # --- Products made -------------------------------------------------------------------------------------------
 
 
-def _products_made(rows: ImportRows, *, dry_run: bool, progress: Progress | None) -> ImportReport:
+def _products_made(rows: ImportRows, *, dry_run: bool, progress: Progress | None, jurisdiction: Region | None = None) -> ImportReport:
     products = ProductCodes()
     parsed = []
     for row, cells in rows:
@@ -333,7 +362,7 @@ def _products_made(rows: ImportRows, *, dry_run: bool, progress: Progress | None
             if values["licence_expiry"] and not values.get("licence_number"):
                 rows.add(row, "licence_expiry", _("an expiry date needs the licence or certificate number"))
         parsed.append((row, code, product_id, values, cells))
-    known = enterprise_ids({code for _row, code, *_rest in parsed if code})
+    known = enterprise_ids({code for _row, code, *_rest in parsed if code}, jurisdiction)
     wanted: dict[tuple[int, int], dict] = {}
     first_rows = FirstRows()
     for row, code, product_id, values, cells in parsed:
@@ -365,7 +394,7 @@ def _products_made(rows: ImportRows, *, dry_run: bool, progress: Progress | None
 # --- Risk events ---------------------------------------------------------------------------------------------
 
 
-def _risk_events(rows: ImportRows, *, dry_run: bool, progress: Progress | None) -> ImportReport:
+def _risk_events(rows: ImportRows, *, dry_run: bool, progress: Progress | None, jurisdiction: Region | None = None) -> ImportReport:
     products = ProductCodes()
     kinds = choice_lookup(RiskEventKind, RISK_EVENT_SYNONYMS)
     today = timezone.localdate()
@@ -382,7 +411,7 @@ def _risk_events(rows: ImportRows, *, dry_run: bool, progress: Progress | None) 
         if rows.has("description"):
             values["description"] = text_of(rows, row, "description", cells.get("description"), 500)
         parsed.append((row, code, kind, source_ref, values))
-    known = enterprise_ids({code for _row, code, *_rest in parsed if code})
+    known = enterprise_ids({code for _row, code, *_rest in parsed if code}, jurisdiction)
     wanted: dict[tuple[int, str, str], dict] = {}
     first_rows = FirstRows()
     for row, code, kind, source_ref, values in parsed:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from jiaxing_qs.rules import RuleVersion
 from products.models import Grade, Product
-from regions.models import Level, Region
+from regions.models import Level, Region, audit_history
 
 from .validators import validate_uscc
 
@@ -67,8 +67,12 @@ class Enterprise(models.Model):
     category = models.CharField(
         _("supervision category"), max_length=20, choices=Category.choices, null=True, blank=True, editable=False, db_index=True
     )
-    classified_at = models.DateTimeField(_("classified at"), null=True, blank=True, editable=False)
+    # Indexed: the classing rule finds the enterprises it has just re-classed by this stamp, to record the changes.
+    classified_at = models.DateTimeField(_("classified at"), null=True, blank=True, editable=False, db_index=True)
     products = models.ManyToManyField(Product, through="EnterpriseProduct", related_name="enterprises", verbose_name=_("products made"))
+    # Class and category change by set-based UPDATEs that model signals never see: StateChange keeps their history;
+    # left in here, a later edit would show the pipeline's changes as that editor's.
+    history = audit_history(excluded_fields=["risk_class", "max_grade", "category", "classified_at"])
 
     class Meta:
         verbose_name = _("enterprise")
@@ -93,6 +97,7 @@ class EnterpriseProduct(models.Model):
     product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="makers")
     licence_number = models.CharField(_("licence or CCC certificate number"), max_length=60, blank=True)
     licence_expiry = models.DateField(_("licence valid until"), null=True, blank=True)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("product made")
@@ -130,6 +135,7 @@ class RiskEvent(models.Model):
     product = models.ForeignKey(Product, verbose_name=_("product"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     description = models.CharField(_("description"), max_length=500, blank=True)
     is_demo = models.BooleanField(_("demo data"), default=False)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("risk event")
@@ -155,6 +161,45 @@ class ReasonKind(models.TextChoices):
     LICENCE_PROBLEM = RiskEventKind.LICENCE_PROBLEM.value, RiskEventKind.LICENCE_PROBLEM.label
     LICENCE_MISSING = "licence_missing", _("licence or CCC certificate missing")
     LICENCE_EXPIRED = "licence_expired", _("licence or CCC certificate expired")
+
+
+class StateField(models.TextChoices):
+    RISK_CLASS = "risk_class", _("risk class")
+    CATEGORY = "category", _("supervision category")
+
+
+STATE_LABELS = {StateField.RISK_CLASS: dict(RiskClass.choices), StateField.CATEGORY: dict(Category.choices)}
+
+
+class StateChange(models.Model):
+    """One change of an enterprise's risk class or supervision category. The classing and categorising rules
+    write these set-based, in the transaction of their UPDATEs (which model signals, and so simple-history, never
+    see): old → new, the date the rule was applied as of, and why."""
+
+    enterprise = models.ForeignKey(Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="state_changes")
+    changed_at = models.DateTimeField(_("changed at"))
+    field = models.CharField(_("what changed"), max_length=10, choices=StateField.choices)
+    old_value = models.CharField(_("old value"), max_length=20, null=True, blank=True)
+    new_value = models.CharField(_("new value"), max_length=20, null=True, blank=True)
+    as_of = models.DateField(_("as of"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("class or category change")
+        verbose_name_plural = _("class and category history")
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["enterprise", "-changed_at"], name="state_change_enterprise_newest")]
+
+    def __str__(self):
+        return f"{self.get_field_display()}: {self.old_label} → {self.new_label}"
+
+    @property
+    def old_label(self) -> str:
+        return str(STATE_LABELS.get(self.field, {}).get(self.old_value, self.old_value or "—"))
+
+    @property
+    def new_label(self) -> str:
+        return str(STATE_LABELS.get(self.field, {}).get(self.new_value, self.new_value or "—"))
 
 
 class RiskReason(models.Model):
@@ -263,6 +308,7 @@ class QualityCode(models.Model):
         editable=False,
     )
     revoke_reason = models.CharField(_("reason for revoking"), max_length=300, blank=True, editable=False)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("quality code")

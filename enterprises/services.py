@@ -2,15 +2,29 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Avg, Case, Exists, Max, OuterRef, Q, Value, When
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from products.models import Grade, LicenceType, Product
 from regions.models import Region
 from regions.periods import years_before
 
-from .models import Category, Enterprise, EnterpriseProduct, ReasonKind, RiskClass, RiskEvent, RiskReason, Status, SupervisionPolicy
+from .models import (
+    Category,
+    Enterprise,
+    EnterpriseProduct,
+    ReasonKind,
+    RiskClass,
+    RiskEvent,
+    RiskReason,
+    StateChange,
+    StateField,
+    Status,
+    SupervisionPolicy,
+)
 
 
 def risk_window(as_of: dt.date, policy: SupervisionPolicy) -> tuple[dt.date, dt.date]:
@@ -51,6 +65,8 @@ def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_
             f"GROUP BY m.enterprise_id, {licence_kind}",
             [start, end, *only_params, LicenceType.NONE.value, as_of, *only_params],
         )
+        # SQLite builds no index of its own for the correlated NOT EXISTS below: without this one it is quadratic.
+        cursor.execute(f"CREATE INDEX {wanted}_key ON {wanted} (enterprise_id, kind)")
         cursor.execute(f"DELETE FROM {reasons} WHERE NOT EXISTS (SELECT 1 FROM {wanted} w WHERE {same_reason}){only_reasons}", only_params)
         cursor.execute(
             f"UPDATE {reasons} SET count = w.count, last_on = w.last_on FROM {wanted} w WHERE {same_reason} "
@@ -66,6 +82,69 @@ def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_
         cursor.execute(f"DROP TABLE {wanted}")
 
 
+# --- Audit (STYLE 7): the set-based UPDATEs below bypass model signals, so the rules record their changes
+# themselves, one INSERT … SELECT per kind of change for any number of enterprises, in the UPDATE's transaction.
+# Stored texts are in the site language.
+
+
+def _label_case(column: str, choices, default: str) -> tuple[str, list]:
+    """A SQL CASE giving the site-language label of a choice ``column``."""
+    with translation.override(settings.LANGUAGE_CODE):
+        labels = [(value, str(label)) for value, label in choices]
+        default = str(default)
+    return "CASE " + " ".join(f"WHEN {column} = %s THEN %s" for _pair in labels) + " ELSE %s END", [*sum(labels, ()), default]
+
+
+def _reasons_text(enterprise_column: str) -> tuple[str, list]:
+    """An enterprise's kept risk reasons as one text ("监督抽查不合格 × 2; …"): a subquery per changed row only."""
+    label, params = _label_case("r.kind", ReasonKind.choices, default="?")
+    item = f"{label} || ' × ' || CAST(r.count AS TEXT)"
+    joined = f"string_agg({item}, '; ' ORDER BY r.kind)" if connection.vendor == "postgresql" else f"group_concat({item}, '; ')"
+    return f"(SELECT {joined} FROM {RiskReason._meta.db_table} r WHERE r.enterprise_id = {enterprise_column})", params
+
+
+def _state_changes_record(cursor, source: str, source_params: list, *, field: StateField, old, new, as_of, at, reason) -> None:
+    """A StateChange of ``field`` for each row ``c`` of ``source``; ``old``, ``new`` and ``reason`` are (SQL, params) over c."""
+    (old_sql, old_params), (new_sql, new_params), (reason_sql, reason_params) = old, new, reason
+    cursor.execute(
+        f"INSERT INTO {StateChange._meta.db_table} (enterprise_id, changed_at, field, old_value, new_value, as_of, reason) "
+        f"SELECT c.id, %s, %s, {old_sql}, {new_sql}, %s, {reason_sql} FROM {source}",
+        [
+            connection.ops.adapt_datetimefield_value(at),
+            field.value,
+            *old_params,
+            *new_params,
+            connection.ops.adapt_datefield_value(as_of),
+            *reason_params,
+            *source_params,
+        ],
+    )
+
+
+def _class_changes_record(*, at, as_of: dt.date, policy: SupervisionPolicy) -> None:
+    """A StateChange for each enterprise the classing UPDATEs have just stamped ``classified_at = at`` (exactly those
+    whose class changed). Written after them rather than before: finding the rows about to change would repeat
+    the UPDATEs' own search, doubling the cost of a run, while the stamp finds them through its index. A class
+    has two values, so the old one is the other; the why is the kept reasons, or the empty risk window."""
+    start, end = risk_window(as_of, policy)
+    with translation.override(settings.LANGUAGE_CODE):
+        no_reason = f"{_('No risk event within the risk window.')} ({start.isoformat()} – {end.isoformat()})"
+    reasons_sql, reasons_params = _reasons_text("c.id")
+    risk, non_risk = RiskClass.RISK.value, RiskClass.NON_RISK.value
+    with connection.cursor() as cursor:
+        _state_changes_record(
+            cursor,
+            f"{Enterprise._meta.db_table} c WHERE c.classified_at = %s",
+            [connection.ops.adapt_datetimefield_value(at)],
+            field=StateField.RISK_CLASS,
+            old=("CASE WHEN c.risk_class = %s THEN %s ELSE %s END", [risk, non_risk, risk]),
+            new=("c.risk_class", []),
+            as_of=as_of,
+            at=at,
+            reason=(f"CASE WHEN c.risk_class = %s THEN {reasons_sql} ELSE %s END", [risk, *reasons_params, no_reason]),
+        )
+
+
 def _enterprises(enterprise_ids: list[int] | None):
     return Enterprise.objects.all() if enterprise_ids is None else Enterprise.objects.filter(id__in=enterprise_ids)
 
@@ -77,9 +156,10 @@ def enterprises_classify(*, as_of: dt.date, policy: SupervisionPolicy | None = N
     complaint, incident, recall, penalty, licence problem), or it makes a product needing a production
     licence / CCC certificate whose number is missing or whose validity has expired. Otherwise non-risk.
 
-    The reasons are kept per enterprise (RiskReason). A fixed handful of statements for any number of
-    enterprises; running it again changes nothing. ``enterprise_ids`` limits it to those enterprises (the
-    feedback of a new result), with the same rule.
+    The reasons are kept per enterprise (RiskReason), and each change of class is recorded (StateChange, with
+    the reasons or the empty window as its why). A fixed handful of statements for any number of enterprises;
+    running it again changes nothing. ``enterprise_ids`` limits it to those enterprises (the feedback of a new
+    result), with the same rule.
     """
     policy = policy or SupervisionPolicy.in_force()
     _rebuild_risk_reasons(as_of, policy, enterprise_ids)
@@ -88,6 +168,8 @@ def enterprises_classify(*, as_of: dt.date, policy: SupervisionPolicy | None = N
     now = timezone.now()
     became_risk = enterprises.filter(has_reason).exclude(risk_class=RiskClass.RISK).update(risk_class=RiskClass.RISK, classified_at=now)
     became_non_risk = enterprises.filter(~has_reason, risk_class=RiskClass.RISK).update(risk_class=RiskClass.NON_RISK, classified_at=now)
+    if became_risk or became_non_risk:
+        _class_changes_record(at=now, as_of=as_of, policy=policy)
     risk_total = Enterprise.objects.filter(status=Status.ACTIVE, risk_class=RiskClass.RISK).count()
     return {
         "as_of": as_of.isoformat(),
@@ -110,14 +192,35 @@ def category_expression(policy: SupervisionPolicy, grade_field: str = "max_grade
     return Case(*cells, default=Value(Category.CREDIT))
 
 
+def _category_changes_record(cursor, changes: str, *, as_of: dt.date) -> None:
+    """A StateChange for each enterprise of the ``changes`` table whose category is about to change, why: grade × class."""
+    grade_label, grade_params = _label_case("c.top", [(g.value, g.label) for g in (Grade.HIGH, Grade.MEDIUM)], default=Grade.LOW.label)
+    class_label, class_params = _label_case("e.risk_class", RiskClass.choices, default="?")
+    _state_changes_record(
+        cursor,
+        f"{changes} c JOIN {Enterprise._meta.db_table} e ON e.id = c.id WHERE c.category IS NULL OR c.category <> c.new_category",
+        [],
+        field=StateField.CATEGORY,
+        old=("c.category", []),
+        new=("c.new_category", []),
+        as_of=as_of,
+        at=timezone.now(),
+        reason=(f"{grade_label} || ' × ' || {class_label}", grade_params + class_params),
+    )
+
+
 @transaction.atomic
-def enterprises_categorise(*, policy: SupervisionPolicy | None = None, enterprise_ids: list[int] | None = None) -> dict:
+def enterprises_categorise(
+    *, policy: SupervisionPolicy | None = None, enterprise_ids: list[int] | None = None, as_of: dt.date | None = None
+) -> dict:
     """监管类别判定: the highest grade among the products an enterprise makes × its risk class decides its
     supervision category (high×risk tightened, high×non-risk and medium×risk routine, medium×non-risk and
     low×risk responsibility, low×non-risk credit, by default). An enterprise making no graded product
-    counts as low grade. A fixed handful of statements (one UPDATE) for any number of enterprises.
+    counts as low grade. A fixed handful of statements (one UPDATE) for any number of enterprises; each change
+    of category is recorded (StateChange "grade × class", as of ``as_of``, default today).
     """
     policy = policy or SupervisionPolicy.in_force()
+    as_of = as_of or timezone.localdate()
     # Highest grade and category of every enterprise from one grouped join, kept in a temporary table for the
     # enterprises that change, then written by one UPDATE … FROM. A subquery per enterprise, and writing the
     # grade and then the category in two passes, took minutes at a million enterprises.
@@ -138,6 +241,8 @@ def enterprises_categorise(*, policy: SupervisionPolicy | None = None, enterpris
         )
         cursor.execute(f"SELECT COUNT(*) FROM {changes} WHERE category IS NULL OR category <> new_category")
         changed = cursor.fetchone()[0]
+        if changed:
+            _category_changes_record(cursor, changes, as_of=as_of)
         cursor.execute(f"UPDATE {table} SET max_grade = c.top, category = c.new_category FROM {changes} c WHERE c.id = {table}.id")
         cursor.execute(f"DROP TABLE {changes}")
     key = Enterprise.objects.filter(status=Status.ACTIVE, category__in=[Category.TIGHTENED, Category.ROUTINE]).count()

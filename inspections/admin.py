@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from jiaxing_qs.import_admin import ExportMixin, ImportExportMixin
+from products.admin import AuditedAdmin, ChangeReasonMixin, related_history
+from regions.admin_scoping import JurisdictionScopedAdmin, ScopedChoicesMixin
 
 from .imports import CHECK_RESULT_EXPORT, ORDER_EXPORT, SPOT_CHECK_EXPORT, TASK_EXPORT, spot_checks_import
 from .models import (
@@ -18,7 +22,8 @@ from .models import (
 
 
 @admin.register(SpotCheckResult)
-class SpotCheckResultAdmin(ImportExportMixin, admin.ModelAdmin):
+class SpotCheckResultAdmin(JurisdictionScopedAdmin, ChangeReasonMixin, ImportExportMixin, AuditedAdmin):
+    jurisdiction_path = "enterprise__town"
     importers = (spot_checks_import,)
     export_fields = SPOT_CHECK_EXPORT
     list_display = ("lab_report_number", "checked_on", "enterprise", "product", "conforming", "level", "source", "is_demo")
@@ -36,7 +41,7 @@ class SpotCheckResultAdmin(ImportExportMixin, admin.ModelAdmin):
     date_hierarchy = "checked_on"
 
 
-class TaskAssignmentInline(admin.TabularInline):
+class TaskAssignmentInline(ScopedChoicesMixin, admin.TabularInline):
     model = TaskAssignment
     extra = 0
     autocomplete_fields = ("officer",)
@@ -45,7 +50,8 @@ class TaskAssignmentInline(admin.TabularInline):
 
 
 @admin.register(InspectionPlan)
-class InspectionPlanAdmin(admin.ModelAdmin):
+class InspectionPlanAdmin(JurisdictionScopedAdmin, AuditedAdmin):
+    jurisdiction_path = "scope"
     list_display = ("name", "scope", "period_start", "period_end", "batch_budget", "status", "approved_by", "dispatched_at")
     list_filter = ("status", ("scope", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "seed")
@@ -57,20 +63,36 @@ class InspectionPlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(InspectionTask)
-class InspectionTaskAdmin(ExportMixin, admin.ModelAdmin):
+class InspectionTaskAdmin(JurisdictionScopedAdmin, ExportMixin, AuditedAdmin):
+    jurisdiction_path = "enterprise__town"
     export_fields = TASK_EXPORT
     list_display = ("enterprise", "kind", "arm", "stratum", "due_date", "status", "plan")
-    list_filter = ("kind", "arm", "status", "plan", ("enterprise__town__parent", admin.RelatedOnlyFieldListFilter))
+    list_filter = (
+        "kind",
+        "arm",
+        "status",
+        ("plan", admin.RelatedOnlyFieldListFilter),
+        ("enterprise__town__parent", admin.RelatedOnlyFieldListFilter),
+    )
     search_fields = ("enterprise__name", "enterprise__credit_code", "reason")
     autocomplete_fields = ("enterprise", "product")
     list_select_related = ("enterprise", "plan")
     date_hierarchy = "due_date"
-    readonly_fields = ("plan", "arm", "stratum", "draw_rank", "draw_key", "reason", "order")
+    readonly_fields = ("plan", "arm", "stratum", "draw_rank", "draw_key", "reason", "order", "assignment_history")
     inlines = [TaskAssignmentInline]
+
+    @admin.display(description=_("changes to the assignments"))
+    def assignment_history(self, obj):
+        if not obj.pk:
+            return "—"
+        records = TaskAssignment.history.filter(task_id=obj.pk)
+        names = dict(get_user_model().objects.filter(pk__in=records.values("officer_id")).values_list("pk", "username"))
+        return related_history(records, label=lambda record: names.get(record.officer_id, record.officer_id))
 
 
 @admin.register(OfficerConflict)
-class OfficerConflictAdmin(admin.ModelAdmin):
+class OfficerConflictAdmin(JurisdictionScopedAdmin, AuditedAdmin):
+    jurisdiction_path = "enterprise__town"
     list_display = ("officer", "enterprise", "reason", "declared_on")
     search_fields = ("officer__username", "officer__first_name", "officer__last_name", "enterprise__name")
     autocomplete_fields = ("officer", "enterprise")
@@ -85,7 +107,8 @@ class CheckItemResultInline(admin.TabularInline):
 
 
 @admin.register(CheckResult)
-class CheckResultAdmin(ExportMixin, admin.ModelAdmin):
+class CheckResultAdmin(JurisdictionScopedAdmin, ExportMixin, AuditedAdmin):
+    jurisdiction_path = "task__enterprise__town"
     export_fields = CHECK_RESULT_EXPORT
     list_display = ("number", "task", "conclusion", "submitted_by", "co_inspector", "checked_on", "submitted_at")
     list_filter = ("conclusion",)
@@ -102,7 +125,8 @@ class CheckResultAdmin(ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(RectificationOrder)
-class RectificationOrderAdmin(ExportMixin, admin.ModelAdmin):
+class RectificationOrderAdmin(JurisdictionScopedAdmin, ExportMixin, AuditedAdmin):
+    jurisdiction_path = "enterprise__town"
     export_fields = ORDER_EXPORT
     list_display = ("number", "enterprise", "product", "status", "ordered_on", "rectify_by", "reinspect_by", "overdue_flagged_on")
     list_filter = ("status", ("enterprise__town__parent", admin.RelatedOnlyFieldListFilter))
@@ -119,13 +143,15 @@ class RectificationOrderAdmin(ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(NotificationSetting)
-class NotificationSettingAdmin(admin.ModelAdmin):
+class NotificationSettingAdmin(JurisdictionScopedAdmin, AuditedAdmin):
+    jurisdiction_path = "bureau"
     list_display = ("bureau", "channel", "enabled")
     autocomplete_fields = ("bureau",)
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(JurisdictionScopedAdmin, admin.ModelAdmin):
+    jurisdiction_path = "recipient__staff_profile__jurisdiction"  # some notices have no task; every one has a recipient
     list_display = ("created_at", "recipient", "channel", "purpose", "title", "status", "attempts", "last_error")
     list_filter = ("status", "channel", "purpose")
     search_fields = ("title", "recipient__username", "dedupe_key")

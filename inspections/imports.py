@@ -3,7 +3,8 @@
 The same rules as the enterprise imports (enterprises/imports.py): every row checked first, nothing written
 if one is bad, one transaction, upsert by the natural key — here the test report number (报告编号) — so a
 second import of the same file changes nothing. A result an inspector reported through the app is evidence:
-an import may repeat it unchanged, never overwrite it.
+an import may repeat it unchanged, never overwrite it. Given a ``jurisdiction``, a row of an enterprise outside
+it, or overwriting a report of one, is a bad row.
 """
 
 from typing import Any
@@ -21,6 +22,7 @@ from enterprises.imports import (
     date_of,
     enterprise_ids,
     finish,
+    prefix_of,
     stored_enterprise,
     text_of,
 )
@@ -39,6 +41,7 @@ from jiaxing_qs.tabular import (
     in_chunks,
     parse_bool,
 )
+from regions.models import Region
 
 from .models import ResultSource, SpotCheckLevel, SpotCheckResult
 
@@ -164,7 +167,7 @@ def _spot_check_values(rows: ImportRows, row: int, cells: dict, products: Produc
     return values
 
 
-def _spot_checks(rows: ImportRows, *, dry_run: bool, progress: Progress | None) -> ImportReport:
+def _spot_checks(rows: ImportRows, *, dry_run: bool, progress: Progress | None, jurisdiction: Region | None = None) -> ImportReport:
     products = ProductCodes()
     levels = choice_lookup(SpotCheckLevel, LEVEL_SYNONYMS)
     parsed = []
@@ -172,7 +175,7 @@ def _spot_checks(rows: ImportRows, *, dry_run: bool, progress: Progress | None) 
         code = credit_code_of(rows, row, cells)
         report_number = text_of(rows, row, "lab_report_number", cells.get("lab_report_number"), 60, required=True)
         parsed.append((row, code, report_number, _spot_check_values(rows, row, cells, products, levels)))
-    known = enterprise_ids({code for _row, code, *_rest in parsed if code})
+    known = enterprise_ids({code for _row, code, *_rest in parsed if code}, jurisdiction)
     wanted: dict[str, dict] = {}
     first_rows = FirstRows()
     for row, code, report_number, values in parsed:
@@ -183,10 +186,17 @@ def _spot_checks(rows: ImportRows, *, dry_run: bool, progress: Progress | None) 
         return rows.report
     fields = list(next(iter(wanted.values())))
     existing, reported = {}, {}
-    for number, pk, source, *values in in_chunks(
-        SpotCheckResult.objects, "lab_report_number", wanted, "lab_report_number", "id", "source", *fields
+    prefix = prefix_of(jurisdiction)
+    for number, pk, source, town, *values in in_chunks(
+        SpotCheckResult.objects, "lab_report_number", wanted, "lab_report_number", "id", "source", "enterprise__town__code", *fields
     ):
         existing[number] = (pk, dict(zip(fields, values)))
+        if not town.startswith(prefix):
+            rows.add(
+                first_rows[number],
+                "lab_report_number",
+                _("report %(number)s is of an enterprise outside your jurisdiction") % {"number": number},
+            )
         if source == ResultSource.INSPECTION:
             reported[number] = existing[number][1]
     for number, stored in reported.items():

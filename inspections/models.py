@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from enterprises.models import Enterprise
 from products.models import ChecklistItem, Product
-from regions.models import Region
+from regions.models import Region, audit_history
 
 
 class SpotCheckLevel(models.TextChoices):
@@ -38,6 +38,7 @@ class SpotCheckResult(models.Model):
     source = models.CharField(_("source"), max_length=12, choices=ResultSource.choices, default=ResultSource.IMPORTED)
     is_demo = models.BooleanField(_("demo data"), default=False)
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("spot-check result")
@@ -115,6 +116,7 @@ class InspectionPlan(models.Model):
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
     is_demo = models.BooleanField(_("demo data"), default=False)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("inspection plan")
@@ -175,6 +177,7 @@ class InspectionTask(models.Model):
     officers = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TaskAssignment", related_name="inspection_tasks")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     overdue_flagged_on = models.DateField(_("flagged overdue on"), null=True, blank=True)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("inspection task")
@@ -193,6 +196,7 @@ class TaskAssignment(models.Model):
     officer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("officer"), on_delete=models.PROTECT, related_name="assignments")
     position = models.PositiveSmallIntegerField(_("position"), default=1)
     draw_key = models.CharField(_("draw key"), max_length=64, blank=True)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("task assignment")
@@ -211,6 +215,7 @@ class OfficerConflict(models.Model):
     enterprise = models.ForeignKey(Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="officer_conflicts")
     reason = models.CharField(_("relation"), max_length=300)
     declared_on = models.DateField(_("declared on"), auto_now_add=True)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("declared conflict of interest")
@@ -243,6 +248,7 @@ class CheckResult(models.Model):
     note = models.TextField(_("note"), blank=True)
     spot_check = models.OneToOneField(SpotCheckResult, on_delete=models.PROTECT, null=True, blank=True, related_name="check_result")
     submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("check result")
@@ -316,6 +322,7 @@ class RectificationOrder(models.Model):
     escalated_on = models.DateField(_("escalated on"), null=True, blank=True)
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     overdue_flagged_on = models.DateField(_("flagged overdue on"), null=True, blank=True)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("rectification order")
@@ -342,6 +349,8 @@ class NotificationSetting(models.Model):
     webhook_url = models.URLField(_("DingTalk webhook URL"), max_length=500, blank=True)
     secret = models.CharField(_("DingTalk signing secret"), max_length=200, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
+    # The signing secret, and the webhook URL that carries the robot's access token, are not copied into history.
+    history = audit_history(excluded_fields=["secret", "webhook_url"])
 
     class Meta:
         verbose_name = _("notification setting")

@@ -8,9 +8,15 @@ under a minute (bench/imports.py), and the page says so. Files left unconfirmed 
 
 Export: a changelist button exports the rows the changelist shows (its filters, search and date drill-down:
 the changelist's own queryset), and an admin action exports the selected rows; both as .xlsx with Chinese
-headers, numbers as numbers and dates as dates (``jiaxing_qs.tabular.export_xlsx``).
+headers, numbers as numbers and dates as dates (``jiaxing_qs.tabular.export_xlsx``). Both follow the admin's
+jurisdiction scoping (regions/admin_scoping.py): they export the changelist's queryset, which is scoped.
+
+Jurisdiction: a county administrator's import may only touch their county, so every row naming a town or an
+enterprise elsewhere is a bad row (the importers take a ``jurisdiction``); a user without one cannot import.
 """
 
+import dataclasses
+import functools
 import io
 import secrets
 import time
@@ -30,6 +36,8 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from regions.admin_scoping import admin_scope
 
 from .tabular import CSV_SUFFIXES, XLSX_SUFFIXES, ExportField, Importer, export_xlsx, write_xlsx
 
@@ -165,6 +173,16 @@ class ImportExportMixin(ExportMixin):
                 return importer
         raise Http404
 
+    def _importer_within(self, request, kind: str) -> Importer:
+        """The importer limited to the user's jurisdiction: rows of a town or enterprise elsewhere are refused."""
+        importer = self._importer(kind)
+        scope = admin_scope(request)
+        if scope.everywhere:
+            return importer
+        if scope.region is None:
+            raise PermissionDenied
+        return dataclasses.replace(importer, run=functools.partial(importer.run, jurisdiction=scope.region))
+
     def _context(self, request, **values) -> dict:
         return {
             **self.admin_site.each_context(request),
@@ -242,7 +260,7 @@ class ImportExportMixin(ExportMixin):
         if not self.has_import_permission(request):
             raise PermissionDenied
         upload, file = self._upload(request, token)
-        importer = self._importer(upload["kind"])
+        importer = self._importer_within(request, upload["kind"])
         report = importer(file, filename=upload["name"], dry_run=True)
         return self._preview(request, token, upload, report, importer)
 
@@ -252,7 +270,7 @@ class ImportExportMixin(ExportMixin):
         if request.method != "POST":
             return redirect("admin:" + self._url_name("import_preview"), token=token)
         upload, file = self._upload(request, token)
-        importer = self._importer(upload["kind"])
+        importer = self._importer_within(request, upload["kind"])
         report = importer(file, filename=upload["name"])
         if not report.ok:  # the data changed since the preview (e.g. a town removed): show why, change nothing
             return self._preview(request, token, upload, report, importer)

@@ -47,7 +47,7 @@ def _classify_enterprises(as_of: dt.date) -> dict:
 
 
 def _categorise_enterprises(as_of: dt.date) -> dict:
-    return enterprises_categorise(policy=SupervisionPolicy.in_force(_end_of(as_of)))
+    return enterprises_categorise(policy=SupervisionPolicy.in_force(_end_of(as_of)), as_of=as_of)
 
 
 def _place_towns(as_of: dt.date) -> dict:
@@ -119,7 +119,7 @@ def enterprise_feedback(enterprise_id: int, as_of: dt.date | None = None) -> dic
     risk_events_record_from_spot_checks()
     policy = SupervisionPolicy.in_force(_end_of(as_of))
     classified = enterprises_classify(as_of=as_of, policy=policy, enterprise_ids=[enterprise_id])
-    categorised = enterprises_categorise(policy=policy, enterprise_ids=[enterprise_id])
+    categorised = enterprises_categorise(policy=policy, enterprise_ids=[enterprise_id], as_of=as_of)
     colours = _colour_regions(as_of)
     _compute_index(as_of)
     return {

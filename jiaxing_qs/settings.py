@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "leaflet",
     "django_celery_beat",
+    "simple_history",
     "regions",
     "products",
     "enterprises",
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # history rows record the user making the change
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -133,6 +135,36 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600)  # seconds: a working day, then log in again
+SESSION_COOKIE_HTTPONLY = True
+# No script reads the CSRF cookie (forms carry the token, the API only reads), so scripts are not let near it.
+CSRF_COOKIE_HTTPONLY = True
+
+# Login throttling (jiaxing_qs/login.py): failures per username and per address within the window lock them.
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = envint("LOGIN_IP_FAILURE_LIMIT", 20)  # higher: a bureau's staff often share one address
+LOGIN_FAILURE_WINDOW_MINUTES = envint("LOGIN_FAILURE_WINDOW_MINUTES", 15)
+LOGIN_LOCKOUT_MINUTES = envint("LOGIN_LOCKOUT_MINUTES", 15)
+if min(LOGIN_FAILURE_LIMIT, LOGIN_IP_FAILURE_LIMIT, LOGIN_FAILURE_WINDOW_MINUTES, LOGIN_LOCKOUT_MINUTES) < 1:
+    raise ImproperlyConfigured("The LOGIN_* failure limits, window and lockout must each be at least 1")
+# Reverse proxies in front of the app: the client's address is then read from X-Forwarded-For.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+
+# --- HTTPS (on by default when DEBUG is off) --------------------------------------------------
+# Cookies only over HTTPS, HTTP redirected to HTTPS, browsers told to stay on HTTPS (HSTS). HTTPS=false only
+# for a plain-HTTP intranet, where passwords and sessions then cross the network unencrypted.
+HTTPS = envbool("HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", HTTPS)
+# The header a TLS-terminating proxy sets to "https" (e.g. X-Forwarded-Proto); without it behind such a proxy,
+# SECURE_SSL_REDIRECT would redirect forever.
+_PROXY_SSL_HEADER = envstr("SECURE_PROXY_SSL_HEADER")
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.strip().upper().replace("-", "_"), "https")
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -228,6 +260,9 @@ EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "jiaxing-qs@localhost")
+
+# History is evidence: it can be read, not reverted from the admin.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Name shown on pages and printed codes.
 BUREAU_NAME = envstr("BUREAU_NAME", "嘉兴市市场监督管理局")

@@ -12,9 +12,12 @@ from inspections.public_views import public_plan
 from regions.api.views import RegionMapView
 from regions.views import home, map_page
 
+from .login import AdminLoginForm, LoginForm
+
 admin.site.site_header = _("Jiaxing product quality three-division smart supervision")
 admin.site.site_title = _("Jiaxing QS")
 admin.site.index_title = _("Administration")
+admin.site.login_form = AdminLoginForm  # the same lockout as the site's login page
 
 api = [
     path("regions/map/", RegionMapView.as_view(), name="api-region-map"),
@@ -42,7 +45,7 @@ urlpatterns = [
     path("tasks/", include("inspections.urls")),
     path("api/", include(api)),
     path("api/", include("jiaxing_qs.api_urls")),  # the read API, schema and docs; after the map routes above
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -1,12 +1,19 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
 from jiaxing_qs.tasks import enqueue_pipeline
+from regions.admin_scoping import CityWideAdmin
 
-from .models import ChecklistItem, Grade, GradingPolicy, Product, ProductClass
+from .models import ChecklistItem, Grade, GradeChange, GradingPolicy, Product, ProductClass
 from .services import grade_points, products_grade
 
 GRADE_COLOURS = {Grade.HIGH: "red", Grade.MEDIUM: "orange", Grade.LOW: "green"}
@@ -16,8 +23,108 @@ def grade_badge(grade):
     return badge(Grade(grade).label, GRADE_COLOURS[grade]) if grade else "—"
 
 
+# --- Audit (STYLE 7): a History view per record, the reason for a change, read-only histories on a page --------
+# Shared with the enterprises and inspections admins.
+
+
+class ChoiceLabelsInHistory(HistoricalRecordContextHelper):
+    """The History view's old → new with choice labels ("high risk"), not stored codes ("3")."""
+
+    def prepare_delta_change_value(self, change, value):
+        choices = dict(self.model._meta.get_field(change.field).flatchoices)
+        return super().prepare_delta_change_value(change, choices.get(value, value) if choices else value)
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    """Each record's History view (simple-history): who, when, old → new per field, and the reason given."""
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return ChoiceLabelsInHistory(self.model, historical_record)
+
+
+class ChangeReasonForm(forms.ModelForm):
+    change_reason = forms.CharField(
+        label=_("reason for the change"),
+        required=False,
+        max_length=500,
+        help_text=_("Kept in the history with who changed what and when, also for the rows below changed with it."),
+    )
+
+
+class ChangeReasonMixin:
+    """An optional reason (变更原因) on the change form, kept as simple-history's reason for the record and for
+    every inline row saved with it."""
+
+    form = ChangeReasonForm
+
+    def change_reason_of(self, form) -> str:
+        return form.cleaned_data.get("change_reason", "").strip()
+
+    def save_model(self, request, obj, form, change):
+        reason = self.change_reason_of(form)
+        if reason:
+            obj._change_reason = reason
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        reason = self.change_reason_of(form)
+        if reason:
+            for row in formset.forms:
+                row.instance._change_reason = reason
+        super().save_formset(request, form, formset, change)
+
+
+class LatestFormSet(BaseInlineFormSet):
+    """An inline of the latest rows only (the model's ordering, newest first)."""
+
+    limit = 50
+
+    def get_queryset(self):
+        if not hasattr(self, "_latest"):
+            self._latest = super().get_queryset()[: self.limit]
+        return self._latest
+
+
+def related_history(records, *, label=str, limit: int = 20):
+    """The latest changes of a record's inline rows (no admin page of their own): when, who, which row, what
+    changed (old → new), why."""
+    rows = list(records.select_related("history_user").order_by("-history_date", "-history_id")[:limit])
+    if not rows:
+        return "—"
+    fields = {field.name: field for field in rows[0].instance_type._meta.fields}
+
+    def changes(record) -> str:
+        previous = record.prev_record if record.history_type == "~" else None
+        if previous is None:
+            return ""
+        delta = record.diff_against(previous, excluded_fields=["id"])
+        return "; ".join(f"{fields[c.field].verbose_name}: {c.old} → {c.new}" for c in delta.changes if c.field in fields)
+
+    cells = (
+        (
+            timezone.localtime(record.history_date).strftime("%Y-%m-%d %H:%M"),
+            record.history_user or "—",
+            record.get_history_type_display(),
+            label(record),
+            changes(record),
+            record.history_change_reason or "",
+        )
+        for record in rows
+    )
+    return format_html(
+        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+        _("when"),
+        _("who"),
+        _("change"),
+        _("row"),
+        _("old → new"),
+        _("reason"),
+        format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", cells),
+    )
+
+
 @admin.register(ProductClass)
-class ProductClassAdmin(admin.ModelAdmin):
+class ProductClassAdmin(CityWideAdmin, AuditedAdmin):
     list_display = ("code", "name", "name_en", "product_count")
     search_fields = ("code", "name", "name_en")
 
@@ -29,14 +136,30 @@ class ProductClassAdmin(admin.ModelAdmin):
         return obj.n_products
 
 
-class ChecklistItemInline(admin.TabularInline):
+class ChecklistItemInline(CityWideAdmin, admin.TabularInline):
     model = ChecklistItem
     extra = 1
     fields = ("order", "text", "legal_basis")
 
 
+class GradeChangeInline(admin.TabularInline):
+    """Every change of the grade in force, by the grading rule or an override (read-only, newest first)."""
+
+    model = GradeChange
+    formset = LatestFormSet
+    fields = ("changed_at", "old_grade", "new_grade", "computed", "policy", "reason", "changed_by")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = _("grade history (latest 50)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("policy", "changed_by")
+
+
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CityWideAdmin, ChangeReasonMixin, AuditedAdmin):
     list_display = (
         "code",
         "name",
@@ -52,13 +175,15 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ("product_class", "grade", "licence_type", "harm_severity", "vulnerable_users", "is_active")
     search_fields = ("code", "name", "name_en")
     list_select_related = ("product_class",)
-    readonly_fields = ("grade_badge", "computed", "why_this_grade", "failure_rate", "failure_sample")
-    inlines = [ChecklistItemInline]
+    readonly_fields = ("grade_badge", "computed", "why_this_grade", "failure_rate", "failure_sample", "checklist_history")
+    inlines = [ChecklistItemInline, GradeChangeInline]
     fieldsets = (
         (None, {"fields": ("code", "name", "name_en", "product_class", "is_active")}),
         (_("Grade factors"), {"fields": ("harm_severity", "licence_type", "vulnerable_users", "failure_rate", "failure_sample")}),
         (_("Grade"), {"fields": ("grade_badge", "computed", "why_this_grade", "override_grade", "override_reason")}),
         (_("Costs"), {"fields": ("spot_check_cost",)}),
+        (_("reason for the change"), {"fields": ("change_reason",)}),
+        (_("History"), {"fields": ("checklist_history",)}),
     )
 
     def get_queryset(self, request):
@@ -95,16 +220,30 @@ class ProductAdmin(admin.ModelAdmin):
         }
         return format_html('<ul style="margin:0">{}</ul>{}', rows, summary)
 
+    @admin.display(description=_("checklist changes"))
+    def checklist_history(self, obj):
+        return related_history(ChecklistItem.history.filter(product_id=obj.pk)) if obj.pk else "—"
+
+    def change_reason_of(self, form) -> str:
+        # A grade override's reason (mandatory) is the reason for setting it.
+        reason = super().change_reason_of(form)
+        override = form.instance.override_reason.strip()
+        if form.instance.override_grade is not None and {"override_grade", "override_reason"} & set(form.changed_data):
+            return override if reason in ("", override) else f"{override}; {reason}"
+        return reason
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         # The grade in force follows an edited factor or override at once, and the categories of the
         # enterprises making the product follow through the pipeline.
-        products_grade(products=Product.objects.filter(pk=obj.pk))
+        edited = ", ".join(str(obj._meta.get_field(name).verbose_name) for name in form.changed_data if name != "change_reason")
+        reason = getattr(obj, "_change_reason", "") or gettext("edited in the administration: %(fields)s") % {"fields": edited}
+        products_grade(products=Product.objects.filter(pk=obj.pk), reason=reason, by=request.user)
         enqueue_pipeline()
 
 
 @admin.register(GradingPolicy)
-class GradingPolicyAdmin(RuleVersionAdmin):
+class GradingPolicyAdmin(CityWideAdmin, RuleVersionAdmin):
     rule_fields = (
         "points_severe",
         "points_moderate",

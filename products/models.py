@@ -2,12 +2,14 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from jiaxing_qs.rules import RuleVersion
+from regions.models import audit_history
 
 
 class Grade(models.IntegerChoices):
@@ -34,6 +36,7 @@ class ProductClass(models.Model):
     code = models.CharField(_("code"), max_length=10, unique=True)
     name = models.CharField(_("name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=100, blank=True)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("product class")
@@ -75,6 +78,9 @@ class Product(models.Model):
         _("grade in force"), choices=Grade.choices, null=True, blank=True, editable=False, db_index=True
     )
     is_active = models.BooleanField(_("in the catalogue"), default=True)
+    # The derived fields change by set-based UPDATEs that model signals never see: GradeChange keeps the grade's
+    # history; left in here, a later edit would show the pipeline's changes as that editor's.
+    history = audit_history(excluded_fields=["computed_grade", "grade", "failure_rate", "failure_sample"])
 
     class Meta:
         verbose_name = _("product")
@@ -104,6 +110,7 @@ class ChecklistItem(models.Model):
     order = models.PositiveSmallIntegerField(_("order"))
     text = models.CharField(_("check point"), max_length=300)
     legal_basis = models.CharField(_("legal basis"), max_length=200, blank=True)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("checklist item")
@@ -161,3 +168,30 @@ class GradingPolicy(RuleVersion):
             errors["failure_rate_high"] = _("The high failure rate must be above the medium failure rate.")
         if errors:
             raise ValidationError(errors)
+
+
+class GradeChange(models.Model):
+    """One change of a product's grade in force. The grading rule writes these set-based, in the transaction of
+    its UPDATE (which model signals, and so simple-history, never see): old → new, rule or override, policy, why."""
+
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="grade_changes")
+    changed_at = models.DateTimeField(_("changed at"))
+    old_grade = models.PositiveSmallIntegerField(_("old grade"), choices=Grade.choices, null=True, blank=True)
+    new_grade = models.PositiveSmallIntegerField(_("new grade"), choices=Grade.choices, null=True, blank=True)
+    computed = models.BooleanField(_("by the grading rule"), help_text=_("Off when the new grade is an override."))
+    policy = models.ForeignKey(
+        GradingPolicy, verbose_name=_("grading policy version"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("changed by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("grade change")
+        verbose_name_plural = _("grade history")
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["product", "-changed_at"], name="grade_change_product_newest")]
+
+    def __str__(self):
+        return f"{self.get_old_grade_display() or '—'} → {self.get_new_grade_display() or '—'}"

@@ -1,13 +1,14 @@
 """Product rules: grading (产品分级) and grade overrides."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThanOrEqual
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Grade, GradingPolicy, HarmSeverity, LicenceType, Product
+from .models import Grade, GradeChange, GradingPolicy, HarmSeverity, LicenceType, Product
 
 
 def _score_expression(policy: GradingPolicy):
@@ -60,19 +61,38 @@ def grade_points(product: Product, policy: GradingPolicy) -> list[tuple[str, int
     return points
 
 
+def _grade_changes_record(changing, *, new_grade, policy: GradingPolicy, reason: str, by) -> None:
+    """Audit (STYLE 7): a GradeChange for each product in ``changing`` (the rows the next UPDATE changes), old grade
+    → ``new_grade``, by the rule or by an override. One INSERT … SELECT for any number of products."""
+    rows = changing.order_by().values("id", "grade", "override_grade").annotate(new_grade=new_grade)
+    rows_sql, rows_params = rows.query.sql_with_params()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {GradeChange._meta.db_table} (product_id, changed_at, old_grade, new_grade, computed, policy_id, reason, "
+            f"changed_by_id) SELECT c.id, %s, c.grade, c.new_grade, c.override_grade IS NULL, %s, %s, %s FROM ({rows_sql}) c",
+            [now, policy.pk, reason, getattr(by, "pk", None), *rows_params],
+        )
+
+
 @transaction.atomic
-def products_grade(*, policy: GradingPolicy | None = None, products=None) -> dict:
+def products_grade(*, policy: GradingPolicy | None = None, products=None, reason: str = "", by=None) -> dict:
     """产品分级: grade each product high / medium / low from its factors; an override, when set, wins.
 
     Score = points for harm severity + licence/CCC required + vulnerable users + recent failure rate (only
     with enough spot checks behind it). High from ``high_from_score``, medium from ``medium_from_score``.
-    Two UPDATE statements for any number of products; running it again changes nothing.
+    Two UPDATE statements for any number of products, the first preceded by the INSERT of its audit rows
+    (GradeChange, with ``reason`` and ``by``; the reason defaults to "pipeline <today>"); running it again
+    changes nothing.
     """
     policy = policy or GradingPolicy.in_force()
     products = Product.objects.all() if products is None else products
     computed = computed_grade_expression(policy)
     effective = Coalesce(F("override_grade"), computed)
-    changed = products.exclude(grade=effective).update(grade=effective, computed_grade=computed)
+    changing = products.exclude(grade=effective)
+    reason = reason or f"pipeline {timezone.localdate().isoformat()}"
+    _grade_changes_record(changing, new_grade=effective, policy=policy, reason=reason, by=by)
+    changed = changing.update(grade=effective, computed_grade=computed)
     products.exclude(computed_grade=computed).update(computed_grade=computed)
     return {"changed": changed, "message": f"{changed} products changed grade"}
 
@@ -86,7 +106,8 @@ def product_override_grade(*, product: Product, grade: int | None, reason: str) 
     product.override_grade = grade
     product.override_reason = reason if grade is not None else ""
     product.full_clean()
+    product._change_reason = reason or _("grade override cleared")  # kept by simple-history with the change
     product.save(update_fields=["override_grade", "override_reason"])
-    products_grade(products=Product.objects.filter(pk=product.pk))
+    products_grade(products=Product.objects.filter(pk=product.pk), reason=product._change_reason)
     product.refresh_from_db()
     return product

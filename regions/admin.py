@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
 from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
 from jiaxing_qs.import_admin import REGION_SNAPSHOT_EXPORT, ExportMixin
 
+from .admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
 from .models import ColourThresholds, IndexWeights, Region, RegionSnapshot, StaffProfile
 from .services import index_formula
 
@@ -24,7 +26,8 @@ class SnapshotInline(admin.TabularInline):
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(JurisdictionScopedAdmin, CityWideAdmin, admin.ModelAdmin):
+    jurisdiction_path = ""  # a division itself: county staff see their county and its towns
     list_display = ("code", "name", "level", "parent", "latest_colour", "latest_share", "has_boundary")
     list_filter = ("level", ("parent", admin.RelatedOnlyFieldListFilter))
     search_fields = ("code", "name", "name_en")
@@ -62,7 +65,8 @@ class RegionAdmin(admin.ModelAdmin):
 
 
 @admin.register(RegionSnapshot)
-class RegionSnapshotAdmin(ExportMixin, admin.ModelAdmin):
+class RegionSnapshotAdmin(JurisdictionScopedAdmin, ExportMixin, admin.ModelAdmin):
+    jurisdiction_path = "region"
     export_fields = REGION_SNAPSHOT_EXPORT
     list_display = ("region", "period", "colour_badge", "risk_count", "enterprise_count", "risk_share", "index")
     list_filter = ("period", "colour", "region__level")
@@ -87,12 +91,12 @@ class RegionSnapshotAdmin(ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(ColourThresholds)
-class ColourThresholdsAdmin(RuleVersionAdmin):
+class ColourThresholdsAdmin(CityWideAdmin, RuleVersionAdmin):
     rule_fields = ("yellow_from", "orange_from", "red_from", "min_enterprises")
 
 
 @admin.register(IndexWeights)
-class IndexWeightsAdmin(RuleVersionAdmin):
+class IndexWeightsAdmin(CityWideAdmin, RuleVersionAdmin):
     rule_fields = (
         "risk_share_weight",
         "pass_rate_weight",
@@ -104,7 +108,8 @@ class IndexWeightsAdmin(RuleVersionAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(JurisdictionScopedAdmin, SimpleHistoryAdmin):
+    jurisdiction_path = "jurisdiction"
     list_display = ("user", "role", "jurisdiction", "officer_number", "is_demo")
     list_filter = ("role", ("jurisdiction", admin.RelatedOnlyFieldListFilter), "is_demo")
     search_fields = ("user__username", "user__first_name", "user__last_name", "officer_number")

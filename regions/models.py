@@ -7,12 +7,19 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from jiaxing_qs.rules import RuleVersion
 
 division_code_validator = RegexValidator(
     r"^(\d{6}|\d{9}|\d{12})$", _("A GB/T 2260 division code has 6 digits (9 or 12 for towns and below).")
 )
+
+
+def audit_history(**options) -> HistoricalRecords:
+    """A record's history (who, when, old → new, why) kept by django-simple-history. The reason is a text:
+    a grade override's reason, which it carries, runs to 500 characters (simple-history's default is 100)."""
+    return HistoricalRecords(history_change_reason_field=models.TextField(null=True), **options)
 
 
 def code_prefix(code: str) -> str:
@@ -210,6 +217,7 @@ class StaffProfile(models.Model):
     officer_number = models.CharField(_("enforcement certificate number"), max_length=30, blank=True)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
     is_demo = models.BooleanField(_("demo data"), default=False)
+    history = audit_history()
 
     class Meta:
         verbose_name = _("staff profile")

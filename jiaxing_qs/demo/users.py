@@ -22,7 +22,9 @@ OUR_APPS = ("regions", "products", "enterprises", "inspections")
 
 GROUP_OF_ROLE = {Role.ADMINISTRATOR: "管理员", Role.SUPERVISOR: "监管人员", Role.INSPECTOR: "执法人员"}
 GROUP_PERMISSIONS = {
-    "管理员": Q(content_type__app_label__in=OUR_APPS) | Q(content_type__app_label="auth", content_type__model__in=("user", "group")),
+    # No user or group permissions: user accounts are managed by superusers (city level) only, since Django's
+    # user admin knows no jurisdiction and would let a county administrator raise their own rights.
+    "管理员": Q(content_type__app_label__in=OUR_APPS),
     "监管人员": Q(content_type__app_label__in=OUR_APPS, codename__startswith="view_"),
     "执法人员": Q(content_type__app_label__in=("products", "enterprises", "inspections"), codename__startswith="view_"),
 }

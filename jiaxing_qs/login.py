@@ -1,0 +1,117 @@
+"""Login throttling for the site's login page and the admin's: repeated failures lock the username and the address.
+
+Rule: LOGIN_FAILURE_LIMIT failed attempts for one username (LOGIN_IP_FAILURE_LIMIT from one address) within
+LOGIN_FAILURE_WINDOW_MINUTES lock that username (address) for LOGIN_LOCKOUT_MINUTES; while locked every attempt
+is refused, even with the right password. A successful login clears the username's count. The address limit is
+higher because a bureau's staff often share one address (NAT) and one person's typos must not lock the office
+out; it stops one machine from trying many usernames. Not cleared by a success, or a guesser holding any
+account could reset it between guesses.
+
+The counts live in the Django cache (CACHE_URL: Redis shares them between app servers; the default per-process
+memory counts per process). The check sits in the form, before any authentication backend runs, so it holds
+whatever backends are configured. The refusal reads the same whether the username exists or not, and
+failures are counted for unknown usernames too, so a lockout tells nothing about which accounts exist.
+"""
+
+import hashlib
+import logging
+import math
+import time
+
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.utils.translation import ngettext
+
+logger = logging.getLogger(__name__)
+
+
+def client_address(request) -> str:
+    """The caller's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT reverse proxies the address the first
+    of them saw (the N-th from the right in X-Forwarded-For, which the client cannot forge)."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _keys(username: str, address: str) -> list[tuple[str, int]]:
+    """The counters an attempt touches, with their limits. Usernames are hashed: any text fits a cache key."""
+    user = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    return [(f"login:user:{user}", settings.LOGIN_FAILURE_LIMIT), (f"login:ip:{address}", settings.LOGIN_IP_FAILURE_LIMIT)]
+
+
+def locked_for(username: str, address: str) -> int:
+    """Seconds until the username and the address may try again (0: not locked)."""
+    now = time.time()
+    until = max((cache.get(f"{key}:locked", 0) for key, _limit in _keys(username, address)), default=0)
+    return max(0, math.ceil(until - now))
+
+
+def failure_record(username: str, address: str) -> None:
+    """Count a failed attempt; a counter reaching its limit locks its username or address."""
+    window = settings.LOGIN_FAILURE_WINDOW_MINUTES * 60
+    lockout = settings.LOGIN_LOCKOUT_MINUTES * 60
+    for key, limit in _keys(username, address):
+        cache.add(key, 0, timeout=window)  # the window starts at the first failure
+        try:
+            failures = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window)
+            failures = 1
+        if failures >= limit:
+            cache.set(f"{key}:locked", time.time() + lockout, timeout=lockout)
+            cache.delete(key)
+            logger.warning("Login locked for %d minutes after %d failures: %s", settings.LOGIN_LOCKOUT_MINUTES, failures, key)
+
+
+def success_record(username: str) -> None:
+    user_key, _limit = _keys(username, "")[0]
+    cache.delete(user_key)
+
+
+def lockout_error(seconds: int) -> ValidationError:
+    minutes = max(1, math.ceil(seconds / 60))
+    return ValidationError(
+        ngettext(
+            "Too many failed login attempts. Try again in %(minutes)d minute.",
+            "Too many failed login attempts. Try again in %(minutes)d minutes.",
+            minutes,
+        )
+        % {"minutes": minutes},
+        code="locked",
+    )
+
+
+class ThrottledLoginMixin:
+    """Refuse while locked, count failures, clear the username's count on success (see the module docstring)."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = client_address(self.request) if self.request is not None else "unknown"
+        seconds = locked_for(username, address)
+        if seconds:
+            raise lockout_error(seconds)
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            if self.user_cache is None:  # wrong credentials, not e.g. a non-staff user at the admin
+                failure_record(username, address)
+                seconds = locked_for(username, address)
+                if seconds:  # this failure used up the last attempt: say so now
+                    raise lockout_error(seconds) from None
+            raise
+        success_record(username)
+        return cleaned
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    """The site's login form (/accounts/login/)."""
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin's login form: the same throttle, and staff only."""

@@ -1,0 +1,338 @@
+"""Who may open which page, for whose records: role × page × own/other jurisdiction, generated from the URL resolver.
+
+Every page URL pattern of jiaxing_qs.urls (admin, API, language switch and static files aside: the API has its
+own matrix in test_api.py, the admin its own tests in test_admin_scoping.py) needs an entry in ``MATRIX``
+giving, for each role, the status it gets on a record of its own jurisdiction and on one of the other county.
+The cases are generated from the resolver, so a new page without an entry fails with "add <name> to the
+access matrix". Every page a county user is let into is also checked for the other county's names: a status
+of 200 must not come with another county's records on it.
+
+Statuses: 200, 403, 404, 405, LOGIN (302 to the login page), MOVED (302 elsewhere: the next page of a flow).
+"Own" is the role's own county (county A for the anonymous visitor, the superuser and the user without a role;
+county B for the outsider, an administrator of county B); "other" is the other county.
+"""
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from enterprises.codes import code_for
+from inspections.models import CheckResult, Conclusion, DrawArm, InspectionPlan, InspectionTask, PlanStatus, TaskAssignment, TaskStatus
+from products.models import ChecklistItem
+from regions.models import Role
+
+from .factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, StaffProfileFactory, UserFactory
+
+# --- The pages, from the resolver --------------------------------------------------------------------------
+
+NOT_PAGES = ("admin/", "api/", "i18n/", "jsi18n/", "static/")  # covered elsewhere, or not pages of ours
+
+
+def page_routes() -> dict[str, str]:
+    """Every page URL name (with its namespace; the route when unnamed) → its route, walking included patterns."""
+    found: dict[str, str] = {}
+
+    def walk(patterns, prefix: str, namespace: str) -> None:
+        for entry in patterns:
+            route = prefix + str(entry.pattern)
+            if route.startswith(NOT_PAGES):
+                continue
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, route, f"{namespace}{entry.namespace}:" if entry.namespace else namespace)
+            elif isinstance(entry, URLPattern):
+                found[f"{namespace}{entry.name}" if entry.name else route] = route
+
+    walk(get_resolver().url_patterns, "", "")
+    return found
+
+
+# --- The expectations --------------------------------------------------------------------------------------
+
+LOGIN, MOVED = "login", "moved"
+ANON, INSPECTOR, SUPERVISOR, ADMINISTRATOR, OUTSIDER, SUPERUSER, NO_ROLE = (
+    "anonymous",
+    "inspector",
+    "supervisor",
+    "administrator",
+    "outsider",
+    "superuser",
+    "no-role",
+)
+ROLES = (ANON, INSPECTOR, SUPERVISOR, ADMINISTRATOR, OUTSIDER, SUPERUSER, NO_ROLE)
+COUNTY_STAFF = (INSPECTOR, SUPERVISOR, ADMINISTRATOR, OUTSIDER)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page's record (None: no record in the URL) and, per method, each role's status: one value, or
+    (own jurisdiction, other jurisdiction)."""
+
+    record: str | None
+    expect: dict[str, dict[str, object]]
+    public: bool = False  # meant for everyone: another county's record may (must) be shown
+    data: dict = field(default_factory=dict)  # what a POST sends
+
+
+def everyone(status) -> dict:
+    return dict.fromkeys(ROLES, status)
+
+
+def staff(changes: dict | None = None) -> dict:
+    """A page for every role with a staff profile (and superusers); strangers log in, users without a role are refused."""
+    return {ANON: LOGIN, INSPECTOR: 200, SUPERVISOR: 200, ADMINISTRATOR: 200, OUTSIDER: 200, SUPERUSER: 200, NO_ROLE: 403} | (changes or {})
+
+
+def staff_record(changes: dict | None = None) -> dict:
+    """A record page: their jurisdiction's records only (another county's is not found); superusers see all."""
+    own_only = (200, 404)
+    return staff(dict.fromkeys(COUNTY_STAFF, own_only) | {SUPERUSER: (200, 200)}) | (changes or {})
+
+
+def planners(changes: dict | None = None) -> dict:
+    """A page for supervisors and administrators."""
+    return staff({INSPECTOR: 403}) | (changes or {})
+
+
+def planners_record(own) -> dict:
+    """A record page for supervisors and administrators, answering ``own`` for a record of their jurisdiction."""
+    return planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), (own, 404)) | {SUPERUSER: (own, own)})
+
+
+MATRIX: dict[str, Page] = {
+    "home": Page(None, {"GET": staff(dict.fromkeys((*COUNTY_STAFF, SUPERUSER), MOVED))}),
+    "map": Page(None, {"GET": staff()}),
+    "enterprise-detail": Page("enterprise", {"GET": staff_record()}),
+    "enterprise-code-svg": Page("enterprise", {"GET": staff_record()}),
+    "enterprise-code-png": Page("enterprise", {"GET": staff_record()}),
+    "enterprise-code-card": Page("enterprise", {"GET": staff_record()}),
+    # Supervisors and administrators only; the role is checked before the method.
+    "enterprise-code-revoke": Page(
+        "enterprise",
+        {"GET": planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER, SUPERUSER), 405)), "POST": planners_record(MOVED)},
+        data={"reason": "标签遗失"},
+    ),
+    # Public (一码): the profile for everyone; the check form for an inspector with an open task there.
+    "quality-code": Page("token", {"GET": everyone(200) | {INSPECTOR: (MOVED, 200)}}, public=True),
+    "plan-list": Page(None, {"GET": planners()}),
+    "plan-new": Page(None, {"GET": planners(), "POST": planners()}),  # an empty form comes back with its errors
+    "plan-detail": Page("plan", {"GET": planners_record(200)}),
+    # The method is checked first; approving a dispatched plan is refused with a message on the plan's page.
+    "plan-approve": Page("plan", {"GET": everyone(405), "POST": planners_record(MOVED)}),
+    "public-plan": Page("plan", {"GET": everyone(200)}, public=True),  # 一公开
+    "dashboard": Page(None, {"GET": planners()}),
+    "dashboard-export": Page(None, {"GET": planners()}),
+    "simulator": Page(None, {"GET": planners(), "POST": planners()}),
+    "inspections:my-tasks": Page(None, {"GET": staff()}),
+    "inspections:task-detail": Page("open_task", {"GET": staff_record()}),
+    # Only the task's two officers fill in its form (an empty one is answered 422); anyone else is refused.
+    "inspections:check-form": Page(
+        "open_task",
+        {
+            "GET": staff_record(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), (403, 404)) | {SUPERUSER: (403, 403)}),
+            "POST": staff_record(
+                {INSPECTOR: (422, 404)} | dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), (403, 404)) | {SUPERUSER: (403, 403)}
+            ),
+        },
+    ),
+    "inspections:check-done": Page("done_task", {"GET": staff_record()}),
+    "login": Page(None, {"GET": everyone(200)}),
+    "logout": Page(None, {"GET": everyone(405), "POST": everyone(LOGIN)}),
+}
+
+
+def test_every_page_of_the_site_is_in_the_access_matrix():
+    routed = set(page_routes())
+    assert not sorted(routed - set(MATRIX)), "; ".join(f"add {name} to the access matrix" for name in sorted(routed - set(MATRIX)))
+    assert not sorted(set(MATRIX) - routed), f"no such page any more, remove from the access matrix: {sorted(set(MATRIX) - routed)}"
+
+
+def test_every_entry_names_each_role():
+    for name, page in MATRIX.items():
+        for method, by_role in page.expect.items():
+            assert set(by_role) == set(ROLES), f"{name} {method}: give a status for {sorted(set(ROLES) - set(by_role))}"
+
+
+def test_the_table_never_lets_county_staff_into_another_countys_record():
+    """The matrix itself must not encode a leak: outside public pages, another county's record is 403/404/405."""
+    for name, page in MATRIX.items():
+        if page.record is None or page.public:
+            continue
+        for method, by_role in page.expect.items():
+            for role in COUNTY_STAFF:
+                status = by_role[role]
+                other = status[1] if isinstance(status, tuple) else status
+                assert other in (403, 404, 405), f"{name} {method} {role}: {other} on another county's record"
+
+
+def _cases():
+    for name in sorted(page_routes()):
+        page = MATRIX.get(name)
+        if page is None:
+            yield pytest.param(name, None, None, None, id=f"{name}-missing")
+            continue
+        for method in page.expect:
+            for role in ROLES:
+                for side in ("own", "other") if page.record else (None,):
+                    yield pytest.param(name, method, role, side, id="-".join(filter(None, (name, method, role, side))))
+
+
+# --- The world: the same records in both counties ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    """One county's records, and the names that must not show on another county's pages."""
+
+    enterprise: object
+    plan: InspectionPlan
+    open_task: InspectionTask
+    done_task: InspectionTask
+    token: str
+
+    @property
+    def markers(self) -> list[str]:
+        return [self.enterprise.name, self.enterprise.credit_code, self.plan.name]
+
+    def kwargs(self, record: str) -> dict:
+        if record == "token":
+            return {"token": self.token}
+        return {"pk": getattr(self, record).pk}
+
+
+RATIOS = {f"ratio_{c}": Decimal("10") for c in ("tightened", "routine", "responsibility", "credit")}
+MULTIPLIERS = {f"multiplier_{c}": Decimal("1") for c in ("red", "orange", "yellow", "green")}
+
+
+def make_side(town, officers, tag: str) -> Side:
+    """An enterprise of ``town`` making a product with a check point and a quality code; a dispatched plan of the
+    county with an open task for two officers; and a task they have reported on."""
+    today = timezone.localdate()
+    product = ProductFactory()
+    ChecklistItem.objects.create(product=product, order=1, text="标志标识")
+    enterprise = EnterpriseFactory(town=town, name=f"{tag}测试制造有限公司")
+    EnterpriseProductFactory(enterprise=enterprise, product=product)
+    plan = InspectionPlan.objects.create(
+        name=f"{tag}年度抽查计划",
+        scope=town.parent,
+        period_start=today.replace(month=1, day=1),
+        period_end=today.replace(month=12, day=31),
+        batch_budget=10,
+        seed=uuid.uuid4().hex,
+        status=PlanStatus.DISPATCHED,
+        **RATIOS,
+        **MULTIPLIERS,
+    )
+    task = {"enterprise": enterprise, "product": product, "arm": DrawArm.RISK, "reason": "测试", "due_date": today + dt.timedelta(days=30)}
+    open_task = InspectionTask.objects.create(plan=plan, status=TaskStatus.ASSIGNED, **task)
+    done_task = InspectionTask.objects.create(plan=None, status=TaskStatus.SUBMITTED, **task)
+    TaskAssignment.objects.bulk_create(
+        [TaskAssignment(task=t, officer=officer, position=n) for t in (open_task, done_task) for n, officer in enumerate(officers, 1)]
+    )
+    CheckResult.objects.create(
+        task=done_task,
+        submission_key=uuid.uuid4(),
+        number=f"JC-{done_task.pk:06d}",
+        conclusion=Conclusion.CONFORMING,
+        submitted_by=officers[0],
+        co_inspector=officers[1],
+        checked_on=today,
+    )
+    return Side(enterprise, plan, open_task, done_task, code_for(enterprise=enterprise).token)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Before the users are made: hashing nine passwords properly per case would dominate the run."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(region_tree, inspector, supervisor, administrator, outsider, django_user_model):
+    partner = StaffProfileFactory(user=UserFactory(username="inspector_a2"), role=Role.INSPECTOR, jurisdiction=region_tree.county_a).user
+    b_officers = [
+        StaffProfileFactory(user=UserFactory(username=f"inspector_b{n}"), role=Role.INSPECTOR, jurisdiction=region_tree.county_b).user
+        for n in (1, 2)
+    ]
+    users = {
+        ANON: None,
+        INSPECTOR: inspector,
+        SUPERVISOR: supervisor,
+        ADMINISTRATOR: administrator,
+        OUTSIDER: outsider,
+        SUPERUSER: django_user_model.objects.create_superuser("root", password="x" * 16),
+        NO_ROLE: django_user_model.objects.create_user("norole", password="x" * 16),
+    }
+    sides = {"a": make_side(region_tree.town_a1, [inspector, partner], "甲区"), "b": make_side(region_tree.town_b1, b_officers, "乙县")}
+    return users, sides
+
+
+def sides_of(role: str, sides: dict) -> tuple[Side, Side]:
+    """(own, other) for a role."""
+    return (sides["b"], sides["a"]) if role == OUTSIDER else (sides["a"], sides["b"])
+
+
+# --- The matrix ----------------------------------------------------------------------------------------------
+
+
+def check_status(response, expected, url: str) -> None:
+    where = f"{response.request['REQUEST_METHOD']} {url}"
+    if expected == LOGIN:
+        assert response.status_code == 302, f"{where}: {response.status_code}, expected a redirect to log in"
+        assert urlparse(response["Location"]).path == reverse(settings.LOGIN_URL), f"{where}: redirected to {response['Location']}"
+    elif expected == MOVED:
+        assert response.status_code == 302, f"{where}: {response.status_code}, expected a redirect"
+        assert urlparse(response["Location"]).path != reverse(settings.LOGIN_URL), f"{where}: sent to log in"
+    else:
+        assert response.status_code == expected, f"{where}: {response.status_code}, expected {expected}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method", "role", "side"), list(_cases()))
+def test_access(client, world, name, method, role, side):
+    page = MATRIX.get(name)
+    if page is None:
+        pytest.fail(f"add {name} to the access matrix")
+    users, sides = world
+    own, other = sides_of(role, sides)
+    record_side = own if side == "own" else other
+    url = reverse(name, kwargs=record_side.kwargs(page.record) if page.record else None)
+    if users[role] is not None:
+        client.force_login(users[role])
+    response = client.post(url, page.data) if method == "POST" else client.get(url)
+    expected = page.expect[method][role]
+    if isinstance(expected, tuple):
+        expected = expected[0 if side == "own" else 1]
+    check_status(response, expected, url)
+    shown = response.status_code in (200, 422) and response["Content-Type"].startswith("text/html")
+    if shown and role in COUNTY_STAFF and not (page.public and side == "other"):
+        html = response.content.decode()
+        leaked = [marker for marker in other.markers if marker in html]
+        assert not leaked, f"{url} shows another county's records to the {role}: {leaked}"
+
+
+@pytest.mark.django_db
+def test_a_draft_plan_is_not_published(client, world):
+    _users, sides = world
+    plan = sides["a"].plan
+    plan.status = PlanStatus.DRAFT
+    plan.save(update_fields=["status"])
+    assert client.get(reverse("public-plan", args=[plan.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_list_pages_show_the_users_own_records(client, world):
+    """The other side of the leak check: the lists are not empty because they hide everything."""
+    users, sides = world
+    client.force_login(users[SUPERVISOR])
+    assert sides["a"].plan.name in client.get(reverse("plan-list")).content.decode()
+    client.force_login(users[OUTSIDER])
+    assert sides["b"].plan.name in client.get(reverse("plan-list")).content.decode()
+    client.force_login(users[INSPECTOR])
+    assert sides["a"].enterprise.name in client.get(reverse("inspections:my-tasks")).content.decode()
