@@ -323,6 +323,11 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
+def outside_jurisdiction(message: str) -> bool:
+    """The refusal for a row of another county, in the interface's language (Chinese first, or English)."""
+    return "outside your jurisdiction" in message or "不在您的辖区内" in message
+
+
 def test_a_county_administrator_cannot_import_enterprises_into_another_county(county_admin, records, region_tree, media):
     ours, theirs = records["a"][Enterprise], records["b"][Enterprise]
     upload = csv_file(
@@ -335,7 +340,7 @@ def test_a_county_administrator_cannot_import_enterprises_into_another_county(co
         ],
     )
     report = preview(county_admin, Enterprise, "enterprises", upload)
-    outside = {(problem.row, problem.column) for problem in report.problems if "outside your jurisdiction" in problem.message}
+    outside = {(problem.row, problem.column) for problem in report.problems if outside_jurisdiction(problem.message)}
     assert outside == {(3, "C 所在镇街代码"), (4, "A 统一社会信用代码"), (5, "C 所在镇街代码")}
     assert not Enterprise.objects.filter(name__startswith="新").exists()
 
@@ -370,7 +375,7 @@ def test_products_risk_events_and_spot_checks_of_another_countys_enterprise_are_
         ),
     )
     for report in (made, events, checks):
-        assert [(p.row, p.column) for p in report.problems if "outside your jurisdiction" in p.message] == [(2, "A 统一社会信用代码")]
+        assert [(p.row, p.column) for p in report.problems if outside_jurisdiction(p.message)] == [(2, "A 统一社会信用代码")]
     assert not EnterpriseProduct.objects.filter(product=product).exists()
 
 
