@@ -57,16 +57,14 @@ class Enterprise(models.Model):
     )
     lat = models.FloatField(_("latitude"), null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)])
     lon = models.FloatField(_("longitude"), null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)])
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    # status, risk_class and category carry no index on purpose: the pipeline rewrites them for every enterprise,
+    # an indexed column makes each rewrite touch every index (no HOT update), and no query is selective on them.
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     is_demo = models.BooleanField(_("demo data"), default=False, help_text=_("Synthetic record made by seed_demo."))
     # Derived by the pipeline; never edited by hand.
-    risk_class = models.CharField(
-        _("risk class"), max_length=10, choices=RiskClass.choices, default=RiskClass.NON_RISK, editable=False, db_index=True
-    )
+    risk_class = models.CharField(_("risk class"), max_length=10, choices=RiskClass.choices, default=RiskClass.NON_RISK, editable=False)
     max_grade = models.PositiveSmallIntegerField(_("highest product grade"), choices=Grade.choices, null=True, blank=True, editable=False)
-    category = models.CharField(
-        _("supervision category"), max_length=20, choices=Category.choices, null=True, blank=True, editable=False, db_index=True
-    )
+    category = models.CharField(_("supervision category"), max_length=20, choices=Category.choices, null=True, blank=True, editable=False)
     # Indexed: the classing rule finds the enterprises it has just re-classed by this stamp, to record the changes.
     classified_at = models.DateTimeField(_("classified at"), null=True, blank=True, editable=False, db_index=True)
     products = models.ManyToManyField(Product, through="EnterpriseProduct", related_name="enterprises", verbose_name=_("products made"))
