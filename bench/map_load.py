@@ -134,8 +134,11 @@ def main():
     parser.add_argument("--user", default="supervisor")
     args = parser.parse_args()
 
-    # Production-like settings, shared with gunicorn (the session made here must be valid there).
-    os.environ.update(DEBUG="false", SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-secret-key-not-for-production")
+    # Production-like settings, shared with gunicorn (the session made here must be valid there). Plain HTTP
+    # on loopback, as gunicorn sees it behind the TLS-terminating proxy of a real deployment.
+    os.environ.update(
+        DEBUG="false", HTTPS="false", SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-secret-key-not-for-production"
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jiaxing_qs.settings")
     django.setup()
     port = free_port()

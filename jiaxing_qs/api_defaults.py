@@ -18,7 +18,7 @@ from rest_framework.permissions import BasePermission
 
 from regions.access import ALL_STAFF
 from regions.models import Region
-from regions.selectors import jurisdiction_of, role_of
+from regions.selectors import role_and_jurisdiction_of
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def staff_scope(request) -> StaffScope:
     """The caller's role and jurisdiction, looked up once per request."""
     scope = getattr(request, "_staff_scope", None)
     if scope is None:
-        scope = StaffScope(role=role_of(request.user), jurisdiction=jurisdiction_of(request.user))
+        scope = StaffScope(*role_and_jurisdiction_of(request.user))
         request._staff_scope = scope
     return scope
 

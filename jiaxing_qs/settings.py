@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "regions.map_cache.MapMicroCacheMiddleware",  # repeated map requests answered before sessions (see module)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "jiaxing_qs.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -130,8 +131,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Sessions read from the cache, written through to the database: no session query on most requests.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# With a shared cache (Redis), sessions are read from it and written through to the database: no session query
+# on most requests. Without one, each process would keep its own copy and a logout would end the session only
+# in the process that served it, so sessions are then read from the database.
+SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if CACHE_URL else "db")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -188,6 +191,9 @@ MEDIA_ROOT = VAR_DIR / "media"
 # --- Maps -----------------------------------------------------------------------------------
 # Base tiles are optional (offline intranets): empty means county outlines on a plain background.
 MAP_TILE_URL = envstr("MAP_TILE_URL")
+# A repeated map request of one session is answered from the worker's memory for this long (0: off); a change
+# made in another process (logout, new colours) shows within it. regions/map_cache.py says why.
+MAP_MICROCACHE_SECONDS = envint("MAP_MICROCACHE_SECONDS", 2)
 MAP_TILE_ATTRIBUTION = envstr("MAP_TILE_ATTRIBUTION")
 LEAFLET_CONFIG = {
     "TILES": [(_("Base map"), MAP_TILE_URL, {"attribution": MAP_TILE_ATTRIBUTION})] if MAP_TILE_URL else [],

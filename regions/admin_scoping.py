@@ -17,10 +17,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 
-from .models import Level, Region, Role, code_prefix
-from .selectors import jurisdiction_of, role_of
-
-EVERYWHERE_LEVELS = (Level.PROVINCE, Level.CITY)
+from .models import Region, Role, code_prefix
+from .selectors import is_city_wide, jurisdiction_of, role_of
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ def admin_scope(request) -> AdminScope:
     if scope is None:
         user = request.user
         jurisdiction = jurisdiction_of(user)
-        if user.is_superuser or (jurisdiction is not None and jurisdiction.level in EVERYWHERE_LEVELS):
+        if user.is_superuser or (jurisdiction is not None and is_city_wide(jurisdiction)):
             administrator = user.is_superuser or role_of(user) == Role.ADMINISTRATOR
             scope = AdminScope(everywhere=True, region=None, city_administrator=administrator)
         else:

@@ -22,6 +22,24 @@ def role_of(user) -> str | None:
     return Role.ADMINISTRATOR if user.is_superuser else None
 
 
+def role_and_jurisdiction_of(user) -> tuple[str | None, Region | None]:
+    """``role_of`` and ``jurisdiction_of`` in one query (the API asks both on every request)."""
+    if not user.is_authenticated:
+        return None, None
+    profile = StaffProfile.objects.filter(user=user).select_related("jurisdiction").first()
+    if profile:
+        return profile.role, profile.jurisdiction
+    return (Role.ADMINISTRATOR if user.is_superuser else None), None
+
+
+CITY_WIDE_LEVELS = (Level.PROVINCE, Level.CITY)
+
+
+def is_city_wide(jurisdiction: Region | None) -> bool:
+    """Staff of the whole city (or province), or superusers (no jurisdiction): they may change city-wide rules."""
+    return jurisdiction is None or jurisdiction.level in CITY_WIDE_LEVELS
+
+
 def within(jurisdiction: Region | None) -> Q:
     """Regions inside (or equal to) a jurisdiction, by division-code prefix."""
     if jurisdiction is None:

@@ -11,7 +11,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from django.db import transaction
+from django.utils import timezone
 
+from .map_cache import map_microcache
 from .models import Colour, ColourThresholds, IndexWeights, Region, RegionSnapshot
 
 
@@ -189,7 +191,15 @@ def region_snapshots_update(*, period, town_counts: dict[int, Counter], threshol
             "computed_at",
         ],
     )
+    _map_changed()
     return report
+
+
+def _map_changed() -> None:
+    """Bulk writes send no signals: empty this process's map micro-cache now and again once the new rows are
+    visible (a request in between could cache the old ones)."""
+    map_microcache.clear()
+    transaction.on_commit(map_microcache.clear)
 
 
 def _previous_colours(period) -> dict[int, str]:
@@ -222,7 +232,11 @@ def region_indexes_update(*, period, town_inputs: dict[int, Counter], weights: I
         snapshot.index = index_for(inputs, weights)
         snapshot.index_inputs = {**inputs.__dict__, "scores": index_scores(inputs, weights)}
         snapshot.weights = weights
-    RegionSnapshot.objects.bulk_update(snapshots, ["index", "index_inputs", "weights"], batch_size=500)
+    changed_at = timezone.now()  # bulk_update skips auto_now: without it a cached map would keep the old index
+    for snapshot in snapshots:
+        snapshot.computed_at = changed_at
+    RegionSnapshot.objects.bulk_update(snapshots, ["index", "index_inputs", "weights", "computed_at"], batch_size=500)
+    _map_changed()
     indexed = [s.index for s in snapshots if s.index is not None]
     return {
         "period": f"{period:%Y-%m}",

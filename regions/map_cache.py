@@ -1,0 +1,126 @@
+"""Micro-cache of map responses: a wall display or a busy map page asks for the same map many times a second.
+
+The map endpoint's full path costs a session lookup, the user, the staff profile, the period's version and
+the encoded body: a few milliseconds of a worker's time. ``MapMicroCacheMiddleware`` sits right after
+WhiteNoise and answers a repeated request from this process's memory, keyed by the session that made it,
+the full URL, the encoding and the language asked for. Only responses the view marked ``microcacheable`` (an authorised
+200 that sets no cookie) are kept, so the first request of every session — and every request after an
+entry expires — goes through sessions, authentication and the jurisdiction rules as usual.
+
+What a hit can miss is bounded by ``MAP_MICROCACHE_SECONDS`` (default 2 s; 0 turns the cache off):
+a logout, a role or jurisdiction change or a new colouring made in *another* process shows within that
+time. In this process they show at once: the signals below empty the cache.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import user_logged_in, user_logged_out
+from django.db.models.signals import post_delete, post_save
+from django.http import HttpResponse, HttpResponseNotModified
+from django.urls import reverse
+
+MAX_ENTRIES = 4096
+clock = time.monotonic  # module-level so tests can move time on
+HIT_HEADER = "X-Map-Cache"  # "hit" on answers from the micro-cache: visible in a browser's network panel
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    expires: float
+    content: bytes
+    headers: tuple[tuple[str, str], ...]
+    etag: str | None
+
+
+class MapMicroCache:
+    """A bounded, thread-safe LRU of map responses (gunicorn runs several threads per worker)."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES):
+        self._entries: OrderedDict[tuple, CachedResponse] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_entries = max_entries
+
+    def get(self, key: tuple) -> CachedResponse | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires <= clock():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple, response: HttpResponse, seconds: float) -> None:
+        headers = tuple((name, value) for name, value in response.items() if name.lower() != "set-cookie")
+        entry = CachedResponse(clock() + seconds, response.content, headers, response.get("ETag"))
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self, **_signal_kwargs) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+map_microcache = MapMicroCache()
+
+
+class MapMicroCacheMiddleware:
+    """Answers a repeated map request from ``map_microcache``; passes everything else through untouched."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.path = None  # resolved on first use: the URLconf is not loaded when middleware is built
+
+    def __call__(self, request):
+        seconds = settings.MAP_MICROCACHE_SECONDS
+        if self.path is None:
+            self.path = reverse("api-region-map")
+        session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        if seconds <= 0 or request.method != "GET" or request.path_info != self.path or not session_key:
+            return self.get_response(request)
+        gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "")
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)  # the response says its Content-Language
+        key = (session_key, request.get_full_path(), gzip_ok, language)
+        entry = map_microcache.get(key)
+        if entry is not None:
+            return self._answer(request, entry)
+        response = self.get_response(request)
+        if response.status_code == 200 and getattr(response, "microcacheable", False) and not response.cookies:
+            map_microcache.put(key, response, seconds)
+        return response
+
+    @staticmethod
+    def _answer(request, entry: CachedResponse) -> HttpResponse:
+        if entry.etag and entry.etag in request.headers.get("If-None-Match", ""):
+            response = HttpResponseNotModified()
+            response["ETag"] = entry.etag
+        else:
+            response = HttpResponse(entry.content)
+            for name, value in entry.headers:
+                response[name] = value
+        response[HIT_HEADER] = "hit"
+        return response
+
+
+def _connect_invalidation() -> None:
+    """Empty this process's cache whenever what a map response depends on changes here."""
+    from django.contrib.auth import get_user_model
+
+    from .models import ColourThresholds, Region, RegionSnapshot, StaffProfile
+
+    for signal in (user_logged_in, user_logged_out):
+        signal.connect(map_microcache.clear, dispatch_uid=f"map_microcache_{signal}")
+    for model in (get_user_model(), StaffProfile, Region, RegionSnapshot, ColourThresholds):
+        for signal in (post_save, post_delete):
+            signal.connect(map_microcache.clear, sender=model, dispatch_uid=f"map_microcache_{model.__name__}_{id(signal)}")
