@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from enterprises.models import Category, SupervisionPolicy
 from regions.access import role_required
 from regions.models import ColourThresholds, Level, Role
+from regions.selectors import is_city_wide
 
 from . import kpis
 from .models import OrderStatus
@@ -410,9 +411,13 @@ def _number(value, places: int, signed: bool = False) -> str:
 def simulator_page(request):
     thresholds, policy = ColourThresholds.in_force(), SupervisionPolicy.in_force()
     adopting = request.method == "POST"
+    # The rules are city-wide: a county's staff may try drafts on their county but not adopt them for everyone.
+    may_adopt = is_city_wide(request.jurisdiction)
+    if adopting and not may_adopt:
+        raise PermissionDenied
     data = request.POST if adopting else (request.GET if "red_from" in request.GET else None)
     form = SimulatorForm(data, initial=_initial(thresholds, policy))
-    context = {"form": form, "thresholds": thresholds, "policy": policy, "grades": _grade_rows(form)}
+    context = {"form": form, "thresholds": thresholds, "policy": policy, "grades": _grade_rows(form), "may_adopt": may_adopt}
     if form.is_bound and form.is_valid():
         thresholds_draft, policy_draft = form.drafts(thresholds, policy)
         if adopting:

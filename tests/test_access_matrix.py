@@ -128,7 +128,8 @@ MATRIX: dict[str, Page] = {
     "public-plan": Page("plan", {"GET": everyone(200)}, public=True),  # 一公开
     "dashboard": Page(None, {"GET": planners()}),
     "dashboard-export": Page(None, {"GET": planners()}),
-    "simulator": Page(None, {"GET": planners(), "POST": planners()}),
+    # Any planner may simulate; adopting changes city-wide rules: city-level staff (here the superuser) only.
+    "simulator": Page(None, {"GET": planners(), "POST": planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), 403))}),
     "inspections:my-tasks": Page(None, {"GET": staff()}),
     "inspections:task-detail": Page("open_task", {"GET": staff_record()}),
     # Only the task's two officers fill in its form (an empty one is answered 422); anyone else is refused.

@@ -11,9 +11,16 @@ from django.utils import translation
 from enterprises.models import Category, Enterprise, EnterpriseProduct, RiskClass, SupervisionPolicy
 from inspections.simulator import draft_of, policy_simulate
 from products.models import Grade
-from regions.models import Colour, ColourThresholds, RegionSnapshot
+from regions.models import Colour, ColourThresholds, RegionSnapshot, Role
 
-from .factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, SpotCheckResultFactory
+from .factories import (
+    EnterpriseFactory,
+    EnterpriseProductFactory,
+    ProductFactory,
+    SpotCheckResultFactory,
+    StaffProfileFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -191,10 +198,20 @@ def test_red_below_orange_is_refused_beside_the_field_with_the_rules_message(cli
     assert "has-error" in page.content.decode()
 
 
-def test_adopting_creates_one_new_version_of_each_rule_with_the_reason_and_user(client, supervisor, populated, monkeypatch):
+@pytest.fixture
+def city_supervisor(region_tree):
+    return StaffProfileFactory(user=UserFactory(username="city-supervisor"), role=Role.SUPERVISOR, jurisdiction=region_tree.city).user
+
+
+@pytest.fixture
+def city_administrator(region_tree):
+    return StaffProfileFactory(user=UserFactory(username="city-admin"), role=Role.ADMINISTRATOR, jurisdiction=region_tree.city).user
+
+
+def test_adopting_creates_one_new_version_of_each_rule_with_the_reason_and_user(client, city_supervisor, populated, monkeypatch):
     queued = []
     monkeypatch.setattr("jiaxing_qs.tasks.enqueue_pipeline", lambda as_of=None: queued.append(as_of))
-    client.force_login(supervisor)
+    client.force_login(city_supervisor)
     old_thresholds, old_policy = ColourThresholds.in_force(), SupervisionPolicy.in_force()
     response = client.post("/simulator/", draft_form(red_from=15, ratio_credit=5, reason="2027 年度风险阈值调整"))
     assert response.status_code == 302
@@ -203,27 +220,37 @@ def test_adopting_creates_one_new_version_of_each_rule_with_the_reason_and_user(
     assert (thresholds.red_from, thresholds.orange_from) == (Decimal("15"), old_thresholds.orange_from)
     assert (policy.ratio_credit, policy.risk_window_years, policy.visits_tightened) == (Decimal("5"), 3, old_policy.visits_tightened)
     for version in (thresholds, policy):
-        assert (version.created_by, version.reason) == (supervisor, "2027 年度风险阈值调整")
+        assert (version.created_by, version.reason) == (city_supervisor, "2027 年度风险阈值调整")
         assert version.pk not in (old_thresholds.pk, old_policy.pk)
     assert len(queued) == 1
 
 
-def test_adopting_only_new_thresholds_leaves_the_policy_version_alone(client, administrator, populated, monkeypatch):
+def test_adopting_only_new_thresholds_leaves_the_policy_version_alone(client, city_administrator, populated, monkeypatch):
     monkeypatch.setattr("jiaxing_qs.tasks.enqueue_pipeline", lambda as_of=None: None)
-    client.force_login(administrator)
+    client.force_login(city_administrator)
     client.post("/simulator/", draft_form(yellow_from=4, reason="more yellow"))
     assert ColourThresholds.objects.count() == 2 and SupervisionPolicy.objects.count() == 1
 
 
-def test_adopting_needs_a_reason_and_a_change(client, supervisor, populated, monkeypatch):
+def test_adopting_needs_a_reason_and_a_change(client, city_supervisor, populated, monkeypatch):
     queued = []
     monkeypatch.setattr("jiaxing_qs.tasks.enqueue_pipeline", lambda as_of=None: queued.append(as_of))
-    client.force_login(supervisor)
+    client.force_login(city_supervisor)
     page = client.post("/simulator/", draft_form(red_from=15, reason="  "))
     assert page.status_code == 200 and page.context["form"].errors["reason"]
     page = client.post("/simulator/", draft_form(reason="nothing changes"))
     assert page.status_code == 200 and [message.level_tag for message in page.context["messages"]] == ["error"]
     assert ColourThresholds.objects.count() == 1 and SupervisionPolicy.objects.count() == 1 and not queued
+
+
+def test_county_staff_may_simulate_but_only_city_staff_adopt_the_city_wide_rules(client, supervisor, administrator, populated):
+    for county_user in (supervisor, administrator):
+        client.force_login(county_user)
+        page = client.get("/simulator/", draft_form(red_from=15))
+        assert page.status_code == 200 and "simulation" in page.context
+        assert b'data-testid="adopt-city-only"' in page.content and b'name="reason"' not in page.content
+        assert client.post("/simulator/", draft_form(red_from=15, reason="county wants it")).status_code == 403
+    assert ColourThresholds.objects.count() == 1
 
 
 def test_inspectors_can_neither_simulate_nor_adopt(client, inspector, populated):
