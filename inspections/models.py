@@ -362,6 +362,7 @@ class NotificationSetting(models.Model):
 
 class NotificationStatus(models.TextChoices):
     PENDING = "pending", _("pending")
+    SENDING = "sending", _("sending")  # claimed by a worker (claimed_at): a re-run does not send it again
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
 
@@ -378,6 +379,7 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    claimed_at = models.DateTimeField(_("sending since"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:

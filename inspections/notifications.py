@@ -5,6 +5,7 @@ a Celery task that retries with back-off; a failure stays visible on the row (st
 """
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import http.client
@@ -17,6 +18,7 @@ import urllib.request
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from regions.models import Region
@@ -28,6 +30,11 @@ logger = logging.getLogger(__name__)
 
 class NotificationError(Exception):
     """Sending failed; the Celery task retries it with back-off."""
+
+
+# Longer than any send can take (the HTTP and SMTP timeouts are seconds), short enough to recover soon from a
+# worker killed mid-send.
+SEND_LEASE = dt.timedelta(minutes=5)
 
 
 def dingtalk_signature(secret: str, timestamp_ms: int) -> str:
@@ -109,14 +116,32 @@ def setting_for(region: Region | None) -> NotificationSetting | None:
     return next((settings_by_region[pk] for pk in chain if pk in settings_by_region), None)
 
 
+def unsent(notifications):
+    """Notifications still to send: pending, failed, or claimed by a worker that has not finished within the lease
+    (it died mid-send)."""
+    stale = timezone.now() - SEND_LEASE
+    return notifications.filter(
+        Q(status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED]) | Q(status=NotificationStatus.SENDING, claimed_at__lt=stale)
+    )
+
+
 def notification_send(*, notification_id: int) -> str:
-    """Send one notification through its channel; mark it sent, or count the failed attempt and re-raise."""
+    """Send one notification through its channel; mark it sent, or count the failed attempt and re-raise.
+
+    The send is claimed first (status "sending", under a row lock): a second task for the same notification —
+    a dispatch re-run while this one is in flight — finds the claim and sends nothing. A claim older than
+    SEND_LEASE belongs to a worker that died mid-send and may be taken over.
+    """
     with transaction.atomic():
         notification = Notification.objects.select_for_update().select_related("recipient").get(pk=notification_id)
         if notification.status == NotificationStatus.SENT:
             return NotificationStatus.SENT  # a retried task after success: nothing to do
+        now = timezone.now()
+        if notification.status == NotificationStatus.SENDING and notification.claimed_at and notification.claimed_at > now - SEND_LEASE:
+            return NotificationStatus.SENDING  # another worker is sending it now
         notification.attempts += 1
-        notification.save(update_fields=["attempts"])
+        notification.status, notification.claimed_at = NotificationStatus.SENDING, now
+        notification.save(update_fields=["attempts", "status", "claimed_at"])
     region = notification.task.enterprise.town if notification.task_id else None
     setting = setting_for(region)
     backend = BACKENDS[notification.channel](setting)

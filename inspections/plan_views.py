@@ -102,7 +102,9 @@ def plan_detail(request, pk):
             "failed_notifications": Notification.objects.filter(task__plan=plan, status=NotificationStatus.FAILED).select_related(
                 "recipient"
             )[:50],
-            "pending_notifications": Notification.objects.filter(task__plan=plan, status=NotificationStatus.PENDING).count(),
+            "pending_notifications": Notification.objects.filter(
+                task__plan=plan, status__in=[NotificationStatus.PENDING, NotificationStatus.SENDING]
+            ).count(),
         }
     return render(request, "inspections/plans/detail.html", context)
 

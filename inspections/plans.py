@@ -31,7 +31,7 @@ from .models import (
     TaskKind,
     TaskStatus,
 )
-from .notifications import channel_for
+from .notifications import channel_for, unsent
 
 POLICY_FIELDS = (
     "ratio_tightened",
@@ -186,7 +186,7 @@ def plan_dispatch(*, plan_id: int) -> list[int]:
             plan.status = PlanStatus.DISPATCHED
             plan.dispatched_at = timezone.now()
             plan.save(update_fields=["status", "dispatched_at"])
-    return list(Notification.objects.filter(task__plan=plan, status__in=["pending", "failed"]).values_list("id", flat=True))
+    return list(unsent(Notification.objects.filter(task__plan=plan)).values_list("id", flat=True))
 
 
 def plan_summary(plan: InspectionPlan) -> dict:

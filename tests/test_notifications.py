@@ -19,9 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from celery.exceptions import Retry
 from django.core import mail
+from django.utils import timezone
 
 from inspections.models import Channel, DrawArm, InspectionTask, Notification, NotificationSetting, NotificationStatus
 from inspections.notifications import (
+    SEND_LEASE,
     DingTalkBackend,
     NotificationError,
     channel_for,
@@ -29,6 +31,7 @@ from inspections.notifications import (
     dingtalk_signed_url,
     notification_send,
     setting_for,
+    unsent,
 )
 from inspections.tasks import send_notification
 
@@ -362,3 +365,30 @@ def test_a_sent_notification_is_not_sent_again(robot, county, task, inspector):
     assert len(robot.received) == 1
     notification.refresh_from_db()
     assert notification.attempts == 1
+
+
+def test_a_notification_being_sent_by_another_worker_is_not_sent_again(robot, county, task, inspector):
+    """A dispatch re-run while the first run's sends are in flight: the second task finds the claim and stops."""
+    dingtalk(county, robot.url)
+    notification = notification_for(task, inspector)
+    Notification.objects.filter(pk=notification.pk).update(status=NotificationStatus.SENDING, claimed_at=timezone.now(), attempts=1)
+
+    assert notification_send(notification_id=notification.pk) == NotificationStatus.SENDING
+    assert robot.received == []
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == (NotificationStatus.SENDING, 1)
+    assert list(unsent(Notification.objects.all())) == [], "a dispatch re-run does not queue it either"
+
+
+def test_a_claim_older_than_the_lease_is_taken_over(robot, county, task, inspector):
+    """The worker that claimed it died mid-send: after the lease the notification is sent (once)."""
+    dingtalk(county, robot.url)
+    notification = notification_for(task, inspector)
+    died_at = timezone.now() - SEND_LEASE - dt.timedelta(seconds=1)
+    Notification.objects.filter(pk=notification.pk).update(status=NotificationStatus.SENDING, claimed_at=died_at, attempts=1)
+
+    assert list(unsent(Notification.objects.all())) == [notification]
+    assert notification_send(notification_id=notification.pk) == NotificationStatus.SENT
+    assert len(robot.received) == 1
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == (NotificationStatus.SENT, 2)
