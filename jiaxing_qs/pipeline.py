@@ -112,19 +112,23 @@ def month_ends_before(day: dt.date, months: int) -> list[dt.date]:
     return [period_of(months_before(first_of_month, back - 1)) - dt.timedelta(days=1) for back in range(months, 0, -1)]
 
 
-def enterprise_feedback(enterprise_id: int, as_of: dt.date | None = None) -> dict:
+def enterprise_feedback(enterprise_id: int, as_of: dt.date | None = None, *, recolour: bool = True) -> dict:
     """Every outcome feeds back: a new result or event re-classes its enterprise at once (the same rules,
-    limited to it), then the region colours and the index of the period are recomputed."""
+    limited to it), then the region colours and the index of the period are recomputed (``regions_recolour``;
+    the Celery task passes ``recolour=False`` and queues one coalesced recolouring instead)."""
     as_of = as_of or timezone.localdate()
     risk_events_record_from_spot_checks()
     policy = SupervisionPolicy.in_force(_end_of(as_of))
     classified = enterprises_classify(as_of=as_of, policy=policy, enterprise_ids=[enterprise_id])
     categorised = enterprises_categorise(policy=policy, enterprise_ids=[enterprise_id], as_of=as_of)
+    report = {"enterprise": enterprise_id, "classified": classified["message"], "categorised": categorised["message"]}
+    if recolour:
+        report["colours"] = regions_recolour(as_of)["colours"]
+    return report
+
+
+def regions_recolour(as_of: dt.date) -> dict:
+    """Re-colour the regions and recompute the index of ``as_of``'s period (the last two pipeline stages)."""
     colours = _colour_regions(as_of)
     _compute_index(as_of)
-    return {
-        "enterprise": enterprise_id,
-        "classified": classified["message"],
-        "categorised": categorised["message"],
-        "colours": colours["message"],
-    }
+    return {"as_of": as_of.isoformat(), "colours": colours["message"]}

@@ -116,6 +116,10 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 900)
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 840)
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
+# A check result re-classes its enterprise at once; the regions are re-coloured once per this many seconds at
+# most, however many results arrive (jiaxing_qs.tasks.enqueue_recolour). Workers share the gate through
+# CACHE_URL.
+FEEDBACK_RECOLOUR_DELAY = envint("FEEDBACK_RECOLOUR_DELAY", 30)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

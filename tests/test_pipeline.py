@@ -297,3 +297,38 @@ def test_month_ends_before_a_date_are_the_last_days_of_the_previous_months():
     assert month_ends_before(dt.date(2026, 3, 15), 3) == [dt.date(2025, 12, 31), dt.date(2026, 1, 31), dt.date(2026, 2, 28)]
     assert month_ends_before(dt.date(2028, 3, 1), 1) == [dt.date(2028, 2, 29)]
     assert month_ends_before(dt.date(2026, 3, 15), 0) == []
+
+
+# --- Feedback: a result re-classes its enterprise at once; recolouring is coalesced on workers -------------
+
+
+def test_feedback_without_a_broker_reclasses_and_recolours_at_once(town):
+    from django.utils import timezone
+
+    from jiaxing_qs.tasks import feedback_enterprise
+
+    today = timezone.localdate()  # feedback is as of today
+    enterprises = [EnterpriseFactory(town=town) for _ in range(5)]
+    run_pipeline(today)
+    RiskEventFactory(enterprise=enterprises[0], kind=RiskEventKind.PENALTY, occurred_on=today - dt.timedelta(days=3))
+    feedback_enterprise.delay(enterprises[0].pk)
+    enterprises[0].refresh_from_db()
+    assert enterprises[0].risk_class == RiskClass.RISK
+    snapshot = RegionSnapshot.objects.get(region=town, period=today.replace(day=1))
+    assert (snapshot.risk_count, snapshot.enterprise_count) == (1, 5)
+
+
+def test_on_workers_a_burst_of_results_queues_one_delayed_recolouring(settings, monkeypatch):
+    from jiaxing_qs import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER, settings.FEEDBACK_RECOLOUR_DELAY = False, 30
+    queued, recoloured = [], []
+    monkeypatch.setattr(tasks.recolour_regions, "apply_async", lambda args, countdown: queued.append((args, countdown)))
+    monkeypatch.setattr("jiaxing_qs.pipeline.regions_recolour", recoloured.append)
+    for _result in range(3):
+        tasks.enqueue_recolour(AS_OF)
+    assert queued == [((AS_OF.isoformat(),), 30)], "one run, 30 s later, for the three results"
+    tasks.recolour_regions(AS_OF.isoformat())  # the worker runs it
+    assert recoloured == [AS_OF]
+    tasks.enqueue_recolour(AS_OF)
+    assert len(queued) == 2, "a result after the run started queues the next one"
