@@ -51,22 +51,18 @@ def _recolour_pending_key(as_of: dt.date) -> str:
 
 @shared_task(time_limit=1800, soft_time_limit=1700, max_retries=2, autoretry_for=(ConnectionError,), retry_backoff=True)
 def recolour_regions(as_of: str) -> dict:
-    from django.core.cache import cache
-
     from .pipeline import regions_recolour
 
-    day = dt.date.fromisoformat(as_of)
-    # Cleared before counting: a result stored while this runs queues the next recolouring, so it is not lost.
-    cache.delete(_recolour_pending_key(day))
-    return regions_recolour(day)
+    return regions_recolour(dt.date.fromisoformat(as_of))
 
 
 def enqueue_recolour(as_of: dt.date) -> None:
     """Queue one recolouring of ``as_of``'s period, coalescing the requests of a busy moment.
 
     Recolouring counts every enterprise (seconds at a province's million), so a stream of check results must
-    not each pay for it: the first result queues a run FEEDBACK_RECOLOUR_DELAY seconds later, and the results
-    arriving before it starts ride on it. Without a broker it runs at once, in-process.
+    not each pay for it: the first result queues a run FEEDBACK_RECOLOUR_DELAY seconds later and sets a gate
+    that expires when the run is due; the results arriving meanwhile (already committed: the run starts after
+    them) ride on it, and the first one after it queues the next. Without a broker it runs at once, in-process.
     """
     from django.conf import settings
     from django.core.cache import cache
@@ -75,7 +71,7 @@ def enqueue_recolour(as_of: dt.date) -> None:
         recolour_regions.delay(as_of.isoformat())
         return
     delay = settings.FEEDBACK_RECOLOUR_DELAY
-    if cache.add(_recolour_pending_key(as_of), True, timeout=delay + 3600):  # the timeout only frees a lost run
+    if cache.add(_recolour_pending_key(as_of), True, timeout=delay):
         recolour_regions.apply_async((as_of.isoformat(),), countdown=delay)
 
 

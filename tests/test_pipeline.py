@@ -319,16 +319,19 @@ def test_feedback_without_a_broker_reclasses_and_recolours_at_once(town):
 
 
 def test_on_workers_a_burst_of_results_queues_one_delayed_recolouring(settings, monkeypatch):
+    import time
+
+    from django.core.cache import cache
+
     from jiaxing_qs import tasks
 
-    settings.CELERY_TASK_ALWAYS_EAGER, settings.FEEDBACK_RECOLOUR_DELAY = False, 30
-    queued, recoloured = [], []
+    cache.clear()
+    settings.CELERY_TASK_ALWAYS_EAGER, settings.FEEDBACK_RECOLOUR_DELAY = False, 1
+    queued = []
     monkeypatch.setattr(tasks.recolour_regions, "apply_async", lambda args, countdown: queued.append((args, countdown)))
-    monkeypatch.setattr("jiaxing_qs.pipeline.regions_recolour", recoloured.append)
     for _result in range(3):
         tasks.enqueue_recolour(AS_OF)
-    assert queued == [((AS_OF.isoformat(),), 30)], "one run, 30 s later, for the three results"
-    tasks.recolour_regions(AS_OF.isoformat())  # the worker runs it
-    assert recoloured == [AS_OF]
+    assert queued == [((AS_OF.isoformat(),), 1)], "one run, a second later, for the three results"
+    time.sleep(1.1)  # the run is due: the next result queues the next run
     tasks.enqueue_recolour(AS_OF)
-    assert len(queued) == 2, "a result after the run started queues the next one"
+    assert len(queued) == 2
