@@ -63,15 +63,20 @@ def write_static_copy(path: str, cookie: str, port: int) -> str:
     return len(body)
 
 
-async def one_connection(port, path, headers, queue, latencies, errors):
+def request_bytes(path: str, headers: dict) -> bytes:
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+
+
+async def one_connection(port, requests, queue, latencies, errors):
+    """Sends, for each due time taken from the queue, the next of ``requests`` (one per session, in turn)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
     while True:
-        scheduled = await queue.get()
-        if scheduled is None:
+        item = await queue.get()
+        if item is None:
             break
+        scheduled, n = item
         try:
-            writer.write(request)
+            writer.write(requests[n % len(requests)])
             await writer.drain()
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
@@ -87,11 +92,11 @@ async def one_connection(port, path, headers, queue, latencies, errors):
     writer.close()
 
 
-async def drive(port, path, headers, rate, seconds, connections=32):
+async def drive(port, requests, rate, seconds, connections=32):
     """Open loop: a request is due every 1/rate s; latency counts from when it was due, not when sent."""
     queue: asyncio.Queue = asyncio.Queue()
     latencies, errors = [], []
-    workers = [asyncio.create_task(one_connection(port, path, headers, queue, latencies, errors)) for _ in range(connections)]
+    workers = [asyncio.create_task(one_connection(port, requests, queue, latencies, errors)) for _ in range(connections)]
     start = time.perf_counter()
     total = int(rate * seconds)
     for n in range(total):
@@ -99,7 +104,7 @@ async def drive(port, path, headers, rate, seconds, connections=32):
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        queue.put_nowait(due)
+        queue.put_nowait((due, n))
     for _ in workers:
         queue.put_nowait(None)
     await asyncio.gather(*workers)
@@ -132,15 +137,24 @@ def main():
     parser.add_argument("--level", default="county", choices=["county", "town"])
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--user", default="supervisor")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=1,
+        help="distinct logged-in sessions taking turns (1: one map page or wall display polling; "
+        "many: many users, each request of a session far apart)",
+    )
     args = parser.parse_args()
 
     # Production-like settings, shared with gunicorn (the session made here must be valid there). Plain HTTP
     # on loopback, as gunicorn sees it behind the TLS-terminating proxy of a real deployment.
-    os.environ.update(
-        DEBUG="false", HTTPS="false", SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-secret-key-not-for-production"
-    )
+    os.environ.update(DEBUG="false", HTTPS="false", SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-secret-key-not-for-production")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jiaxing_qs.settings")
     django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    load_before = os.getloadavg()[0]
     port = free_port()
     env = dict(os.environ)
     server = subprocess.Popen(
@@ -172,23 +186,24 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
-        cookie = session_cookie(args.user)
+        cookies = [session_cookie(args.user) for _ in range(args.sessions)]
         api_path = f"/api/regions/map/?level={args.level}"
-        size = write_static_copy(api_path, cookie, port)
+        size = write_static_copy(api_path, cookies[0], port)
         # WhiteNoise indexes STATIC_ROOT when a worker starts: restart the workers to pick the copy up.
         server.send_signal(signal.SIGHUP)
         time.sleep(2)
-        headers = {"Cookie": cookie, "Accept-Encoding": "gzip"}
         rows = []
         for name, path in (("map API", api_path), ("static file", "/static/bench/map.json")):
-            asyncio.run(drive(port, path, headers, rate=min(args.rate, 50), seconds=2))  # warm-up
-            rows.append(summarise(name, *asyncio.run(drive(port, path, headers, rate=args.rate, seconds=args.seconds))))
+            requests = [request_bytes(path, {"Cookie": cookie, "Accept-Encoding": "gzip"}) for cookie in cookies]
+            asyncio.run(drive(port, requests, rate=min(args.rate, 50), seconds=2))  # warm-up
+            rows.append(summarise(name, *asyncio.run(drive(port, requests, rate=args.rate, seconds=args.seconds))))
     finally:
         server.terminate()
         server.wait(timeout=20)
     print(
         f"\n{args.level} map, {size} bytes uncompressed, target rate {args.rate:.0f} req/s for {args.seconds:.0f} s, "
-        f"gunicorn {args.workers} workers, {os.cpu_count()} cores"
+        f"gunicorn {args.workers} workers, {os.cpu_count()} cores, {args.sessions} session(s), "
+        f"{connection.vendor}, MAP_MICROCACHE_SECONDS={settings.MAP_MICROCACHE_SECONDS}, load before {load_before:.2f}"
     )
     print(f"{'':12} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for row in rows:

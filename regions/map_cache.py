@@ -41,6 +41,7 @@ class MapMicroCache:
 
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self._entries: OrderedDict[tuple, CachedResponse] = OrderedDict()
+        self._memo: dict[tuple, tuple[float, object]] = {}  # a few keys: one per period asked
         self._lock = threading.Lock()
         self._max_entries = max_entries
 
@@ -64,9 +65,27 @@ class MapMicroCache:
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
 
+    def remember(self, key: tuple, compute, seconds: float):
+        """A value shared by every session (which period is latest, when it changed), computed at most once per
+        ``seconds`` in this process; emptied with the responses. ``seconds`` ≤ 0: computed every time."""
+        if seconds <= 0:
+            return compute()
+        memo_key = ("memo", *key)
+        with self._lock:
+            held = self._memo.get(memo_key)
+            if held is not None and held[0] > clock():
+                return held[1]
+        value = compute()
+        with self._lock:
+            if len(self._memo) >= MAX_ENTRIES:  # periods asked for: a handful, unless someone walks the calendar
+                self._memo.clear()
+            self._memo[memo_key] = (clock() + seconds, value)
+        return value
+
     def clear(self, **_signal_kwargs) -> None:
         with self._lock:
             self._entries.clear()
+            self._memo.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

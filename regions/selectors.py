@@ -55,11 +55,16 @@ def latest_period():
     return RegionSnapshot.objects.aggregate(latest=Max("period"))["latest"]
 
 
-def map_version(*, level: str, period, jurisdiction: Region | None) -> tuple[str, datetime | None]:
-    """What a map response depends on, and when it last changed: one aggregate over the period's snapshots."""
+def period_state(period) -> tuple[datetime | None, int | None]:
+    """When the period's snapshots last changed and the thresholds they were coloured with: one aggregate."""
     state = RegionSnapshot.objects.filter(period=period).aggregate(changed=Max("computed_at"), thresholds=Max("thresholds_id"))
-    changed = state["changed"]
-    key = f"{level}|{period}|{jurisdiction.code if jurisdiction else '*'}|{changed.isoformat() if changed else '-'}|{state['thresholds']}"
+    return state["changed"], state["thresholds"]
+
+
+def map_version(*, level: str, period, jurisdiction: Region | None, state=None) -> tuple[str, datetime | None]:
+    """What a map response depends on, and when it last changed (``state``: ``period_state(period)`` if known)."""
+    changed, thresholds = state or period_state(period)
+    key = f"{level}|{period}|{jurisdiction.code if jurisdiction else '*'}|{changed.isoformat() if changed else '-'}|{thresholds}"
     return key, changed
 
 

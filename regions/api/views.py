@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import json
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
@@ -13,9 +14,10 @@ from rest_framework.views import APIView
 
 from jiaxing_qs.api_defaults import api_jurisdiction
 
+from ..map_cache import map_microcache
 from ..models import Level
 from ..periods import parse_period
-from ..selectors import MAP_LEVELS, latest_period, map_feature_collection, map_version
+from ..selectors import MAP_LEVELS, latest_period, map_feature_collection, map_version, period_state
 
 
 def _map_params(request):
@@ -24,7 +26,7 @@ def _map_params(request):
         raise ValidationError({"level": _("Use one of: %(levels)s.") % {"levels": ", ".join(MAP_LEVELS)}})
     text = request.query_params.get("period")
     try:
-        period = parse_period(text) if text else latest_period()
+        period = parse_period(text) if text else map_microcache.remember(("latest",), latest_period, settings.MAP_MICROCACHE_SECONDS)
     except ValueError as error:
         raise ValidationError({"period": str(error)}) from None
     return level, period
@@ -42,7 +44,8 @@ class RegionMapView(APIView):
     def get(self, request):
         level, period = _map_params(request)
         jurisdiction = api_jurisdiction(request)
-        version, changed_at = map_version(level=level, period=period, jurisdiction=jurisdiction)
+        state = map_microcache.remember(("state", period), lambda: period_state(period), settings.MAP_MICROCACHE_SECONDS)
+        version, changed_at = map_version(level=level, period=period, jurisdiction=jurisdiction, state=state)
         etag = '"' + hashlib.sha1(version.encode()).hexdigest()[:20] + '"'
         if etag in request.headers.get("If-None-Match", ""):
             return HttpResponseNotModified(headers={"ETag": etag})
