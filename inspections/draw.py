@@ -17,6 +17,9 @@ Published method JQS-DRAW-1, which anyone can re-run from the plan's seed and th
 4. Within a stratum, enterprises are ordered by HMAC-SHA256(seed, "risk:" + credit code) and the first
    ``quota`` are drawn. Keys depend only on the seed and the credit code, so the same seed gives the same
    list on any database, in any order of rows.
+
+The population (credit code, category, colour of each enterprise) is recorded when the plan is dispatched and
+published with the plan, so the draw can be re-run on it at any later time (``manage.py verify_plan``).
 """
 
 import hashlib
@@ -131,8 +134,16 @@ def stratum_label(category: str, colour: str | None) -> str:
 
 
 def plan_draw(plan: InspectionPlan, population: list[Candidate] | None = None) -> Draw:
-    """Draw a plan's targets by method JQS-DRAW-1 (module docstring). Reads, never writes."""
-    population = plan_population(plan) if population is None else population
+    """Draw a plan's targets by method JQS-DRAW-1 (module docstring), with the product each one is checked for.
+    Reads, never writes."""
+    draw = draw_targets(plan, plan_population(plan) if population is None else population)
+    _attach_products(draw.targets)
+    return draw
+
+
+def draw_targets(plan: InspectionPlan, population: list[Candidate]) -> Draw:
+    """JQS-DRAW-1 itself: a pure function of the plan's seed, budget, ratios and multipliers and the population
+    (each enterprise's credit code, category and colour), so a recorded population re-runs to the same list."""
     with translation.override(settings.LANGUAGE_CODE):  # reasons are published text: one language
         draw = Draw(population=len(population))
         control_size = (plan.batch_budget * plan.control_share / 100).to_integral_value(rounding=ROUND_HALF_UP)
@@ -144,10 +155,35 @@ def plan_draw(plan: InspectionPlan, population: list[Candidate] | None = None) -
             draw.targets.append(
                 DrawnTarget(candidate.enterprise_id, candidate.credit_code, candidate.name, DrawArm.CONTROL, "control", rank, key, reason)
             )
-        drawn_ids = {candidate.enterprise_id for _key, candidate in control}
-        _draw_risk_arm(plan, draw, [c for c in population if c.enterprise_id not in drawn_ids])
-    _attach_products(draw.targets)
+        drawn = {candidate.credit_code for _key, candidate in control}
+        _draw_risk_arm(plan, draw, [c for c in population if c.credit_code not in drawn])
     return draw
+
+
+# --- The recorded population: what the draw was run on, published so that anyone can re-run it ------------
+
+POPULATION_COLUMNS = ("credit_code", "category", "colour")
+
+
+def population_csv(population: list[Candidate]) -> bytes:
+    """The population as published: UTF-8 CSV, one enterprise a line by credit code, colour empty when none."""
+    lines = [",".join(POPULATION_COLUMNS)]
+    lines += [f"{c.credit_code},{c.category},{c.colour or ''}" for c in sorted(population, key=lambda c: c.credit_code)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def population_from_csv(data: bytes) -> list[Candidate]:
+    """Read a published population back (enterprise ids and names are not needed to re-run the draw)."""
+    header, *rows = data.decode().splitlines()
+    if tuple(header.split(",")) != POPULATION_COLUMNS:
+        raise ValueError(f"a population file starts with the line {','.join(POPULATION_COLUMNS)!r}")
+    population = []
+    for number, row in enumerate(rows, start=2):
+        fields = row.split(",")
+        if len(fields) != 3 or fields[1] not in Category.values or (fields[2] and fields[2] not in Colour.values):
+            raise ValueError(f"line {number}: expected credit code, category and colour, got {row!r}")
+        population.append(Candidate(0, fields[0], "", fields[1], fields[2] or None))
+    return population
 
 
 def _draw_risk_arm(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> None:

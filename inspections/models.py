@@ -136,6 +136,25 @@ class InspectionPlan(models.Model):
         return getattr(self, f"multiplier_{colour}", Decimal("1"))
 
 
+class PlanPopulation(models.Model):
+    """The population a plan's draw was run on, recorded at dispatch: each enterprise's credit code, category and
+    colour (gzip-compressed CSV, ``inspections.draw.population_csv``). Categories and colours change every
+    night; with this record the draw can be re-run, by anyone, to the same list at any later time."""
+
+    plan = models.OneToOneField(InspectionPlan, on_delete=models.CASCADE, related_name="population", verbose_name=_("plan"))
+    csv_gzip = models.BinaryField(_("population (gzip CSV)"))
+    sha256 = models.CharField(_("SHA-256 of the CSV"), max_length=64)
+    enterprise_count = models.PositiveIntegerField(_("enterprises"))
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("draw population")
+        verbose_name_plural = _("draw populations")
+
+    def __str__(self):
+        return f"{self.plan}: {self.enterprise_count}"
+
+
 class TaskKind(models.TextChoices):
     SPOT_CHECK = "spot_check", _("spot check")
     REINSPECTION = "reinspection", _("re-inspection")

@@ -8,6 +8,8 @@ is never drawn again, so re-running a dispatch after a crash creates nothing twi
 """
 
 import datetime as dt
+import gzip
+import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -20,12 +22,13 @@ from enterprises.models import SupervisionPolicy
 from regions.models import Level, Region, RegionSnapshot
 
 from .assignment import Staffing, assign_officers
-from .draw import DRAW_METHOD, Draw, plan_draw
+from .draw import DRAW_METHOD, Candidate, Draw, draw_targets, plan_draw, plan_population, population_csv, population_from_csv
 from .models import (
     DrawArm,
     InspectionPlan,
     InspectionTask,
     Notification,
+    PlanPopulation,
     PlanStatus,
     TaskAssignment,
     TaskKind,
@@ -78,9 +81,9 @@ class Preview:
     staffing: Staffing
 
 
-def plan_preview(plan: InspectionPlan) -> Preview:
+def plan_preview(plan: InspectionPlan, population: list[Candidate] | None = None) -> Preview:
     """What approving would dispatch: the drawn targets, their officers and any task that cannot be staffed."""
-    draw = plan_draw(plan)
+    draw = plan_draw(plan, population)
     return Preview(draw=draw, staffing=assign_officers(plan, draw.targets))
 
 
@@ -105,7 +108,9 @@ def _create_tasks(plan: InspectionPlan) -> None:
     """Draw, staff and create the plan's tasks and assignments (once: skipped when the tasks exist)."""
     if plan.tasks.exists():
         return
-    preview = plan_preview(plan)
+    population = plan_population(plan)
+    preview = plan_preview(plan, population)
+    population_record(plan, population)
     staffed = preview.staffing.officers
     InspectionTask.objects.bulk_create(
         [
@@ -137,6 +142,37 @@ def _create_tasks(plan: InspectionPlan) -> None:
     )
     plan.staffing_problems = preview.staffing.problems
     plan.save(update_fields=["staffing_problems"])
+
+
+def population_record(plan: InspectionPlan, population: list[Candidate]) -> None:
+    """Keep the population the plan's draw was run on (published on the plan's public page)."""
+    data = population_csv(population)
+    PlanPopulation.objects.update_or_create(
+        plan=plan,
+        defaults={"csv_gzip": gzip.compress(data), "sha256": hashlib.sha256(data).hexdigest(), "enterprise_count": len(population)},
+    )
+
+
+def plan_population_csv(plan: InspectionPlan) -> bytes | None:
+    """The recorded population of a dispatched plan as published (None when the plan has none recorded)."""
+    record = PlanPopulation.objects.filter(plan=plan).only("csv_gzip").first()
+    return gzip.decompress(record.csv_gzip) if record else None
+
+
+def plan_verify(plan: InspectionPlan, population: bytes | None = None) -> list[str]:
+    """Re-run the plan's draw on its recorded population (or on ``population``, a published CSV) and compare it
+    with the plan's tasks: the differences, none when the draw checks out."""
+    data = plan_population_csv(plan) if population is None else population
+    if data is None:
+        return [_("No population was recorded for this plan (dispatched before populations were kept).")]
+    draw = draw_targets(plan, population_from_csv(data))
+    expected = {(t.credit_code, t.arm, t.stratum, t.rank) for t in draw.targets}
+    actual = set(plan.tasks.filter(kind=TaskKind.SPOT_CHECK).values_list("enterprise__credit_code", "arm", "stratum", "draw_rank"))
+    differences = [_("drawn but without a task: %(target)s") % {"target": " ".join(map(str, t))} for t in sorted(expected - actual)]
+    differences += [
+        _("a task that the draw does not give: %(target)s") % {"target": " ".join(map(str, t))} for t in sorted(actual - expected)
+    ]
+    return differences
 
 
 def task_notifications(tasks) -> list[Notification]:

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
@@ -19,7 +20,8 @@ from enterprises.models import Category
 from regions.models import Colour
 
 from .draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION
-from .models import Conclusion, DrawArm, InspectionPlan, PlanStatus
+from .models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
+from .plans import plan_population_csv
 
 PUBLIC_STATUSES = (PlanStatus.APPROVED, PlanStatus.DISPATCHED, PlanStatus.CLOSED)
 CATEGORY_ORDER = [category.value for category in Category]
@@ -121,5 +123,19 @@ def public_plan(request, pk: int):
         "method_blocks": method_blocks(DRAW_METHOD_DESCRIPTION) if plan.draw_method == DRAW_METHOD else [],
         "ratios": [(Category(c).label, plan.ratio(c)) for c in CATEGORY_ORDER],
         "multipliers": [(colour.label, plan.multiplier(colour.value)) for colour in Colour if colour != Colour.TOO_FEW],
+        "population": PlanPopulation.objects.filter(plan=plan).only("sha256", "enterprise_count", "recorded_at").first(),
     }
     return render(request, "inspections/public_plan.html", context)
+
+
+@require_safe
+def public_plan_population(request, pk: int):
+    """The enterprise list the plan's draw was run on (credit code, category, colour — all public on each
+    enterprise's quality-code page): with the seed and the method, what anyone needs to re-run the draw."""
+    plan = get_object_or_404(InspectionPlan.objects.filter(status__in=PUBLIC_STATUSES), pk=pk)
+    data = plan_population_csv(plan)
+    if data is None:
+        raise Http404
+    response = HttpResponse(data, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="plan-{plan.pk}-population.csv"'
+    return response

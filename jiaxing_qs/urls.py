@@ -8,7 +8,7 @@ from enterprises import code_views
 from enterprises.api.views import PriorityMarkersView, RegionPanelView
 from enterprises.views import enterprise_detail
 from inspections import dashboard_views, plan_views
-from inspections.public_views import public_plan
+from inspections.public_views import public_plan, public_plan_population
 from regions.api.views import RegionMapView
 from regions.views import home, map_page
 
@@ -39,6 +39,7 @@ urlpatterns = [
     path("plans/<int:pk>/", plan_views.plan_detail, name="plan-detail"),
     path("plans/<int:pk>/approve/", plan_views.plan_approve_view, name="plan-approve"),
     path("public/plans/<int:pk>/", public_plan, name="public-plan"),
+    path("public/plans/<int:pk>/population.csv", public_plan_population, name="public-plan-population"),
     path("dashboard/", dashboard_views.dashboard_page, name="dashboard"),
     path("dashboard/export.xlsx", dashboard_views.dashboard_export, name="dashboard-export"),
     path("simulator/", dashboard_views.simulator_page, name="simulator"),

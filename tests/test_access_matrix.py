@@ -24,7 +24,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from enterprises.codes import code_for
+from enterprises.models import Category
+from inspections.draw import Candidate
 from inspections.models import CheckResult, Conclusion, DrawArm, InspectionPlan, InspectionTask, PlanStatus, TaskAssignment, TaskStatus
+from inspections.plans import population_record
 from products.models import ChecklistItem
 from regions.models import Role
 
@@ -126,6 +129,7 @@ MATRIX: dict[str, Page] = {
     # The method is checked first; approving a dispatched plan is refused with a message on the plan's page.
     "plan-approve": Page("plan", {"GET": everyone(405), "POST": planners_record(MOVED)}),
     "public-plan": Page("plan", {"GET": everyone(200)}, public=True),  # 一公开
+    "public-plan-population": Page("plan", {"GET": everyone(200)}, public=True),  # what the draw was run on
     "dashboard": Page(None, {"GET": planners()}),
     "dashboard-export": Page(None, {"GET": planners()}),
     # Any planner may simulate; adopting changes city-wide rules: city-level staff (here the superuser) only.
@@ -230,6 +234,7 @@ def make_side(town, officers, tag: str) -> Side:
         **RATIOS,
         **MULTIPLIERS,
     )
+    population_record(plan, [Candidate(enterprise.pk, enterprise.credit_code, enterprise.name, Category.ROUTINE, None)])
     task = {"enterprise": enterprise, "product": product, "arm": DrawArm.RISK, "reason": "测试", "due_date": today + dt.timedelta(days=30)}
     open_task = InspectionTask.objects.create(plan=plan, status=TaskStatus.ASSIGNED, **task)
     done_task = InspectionTask.objects.create(plan=None, status=TaskStatus.SUBMITTED, **task)

@@ -1,13 +1,17 @@
 """Publication (一公开): an approved plan's seed, method, drawn enterprises and outcomes — public, nothing confidential."""
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import translation
 
+from enterprises.models import Category, Enterprise
 from inspections.models import CheckItemResult, Conclusion, InspectionPlan, ItemOutcome, OrderStatus, PlanStatus
-from inspections.plans import plan_approve, plan_create
+from inspections.plans import plan_approve, plan_create, plan_verify
 from inspections.rectification import order_open
 from jiaxing_qs.pipeline import run_pipeline
 from products.models import ChecklistItem
@@ -129,3 +133,58 @@ def test_a_draft_plan_is_not_published(client, city_with_enterprises, supervisor
 def test_the_page_takes_a_handful_of_queries(client, dispatched, django_assert_max_num_queries):
     with django_assert_max_num_queries(6):
         page(client, dispatched)
+
+
+# --- The recorded population: with it, the seed and the method, anyone re-runs the draw ----------------------
+
+
+def test_the_population_the_draw_ran_on_is_published_with_its_digest(client, dispatched):
+    html = page(client, dispatched)
+    response = client.get(f"/public/plans/{dispatched.pk}/population.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    data = response.content
+    assert hashlib.sha256(data).hexdigest() in html
+    header, *rows = data.decode().splitlines()
+    assert header == "credit_code,category,colour"
+    codes = [row.split(",")[0] for row in rows]
+    assert codes == sorted(Enterprise.objects.values_list("credit_code", flat=True)), "every active enterprise of the scope"
+
+
+def test_the_recorded_draw_still_checks_out_after_the_categories_change(dispatched):
+    assert plan_verify(dispatched) == []
+    Enterprise.objects.update(category=Category.TIGHTENED)  # the nightly pipeline moves enterprises
+    assert plan_verify(dispatched) == [], "the draw is re-run on the population recorded at dispatch"
+
+
+def test_a_task_removed_or_added_after_the_draw_is_reported(dispatched):
+    task = dispatched.tasks.order_by("pk").first()
+    code = task.enterprise.credit_code
+    task.delete()
+    (difference,) = plan_verify(dispatched)
+    assert code in difference
+
+
+def test_verify_plan_command_checks_a_downloaded_population(client, dispatched, tmp_path):
+    out = StringIO()
+    call_command("verify_plan", dispatched.pk, stdout=out)
+    assert f"re-runs to the plan's {dispatched.tasks.count()} tasks" in out.getvalue()
+
+    published = client.get(f"/public/plans/{dispatched.pk}/population.csv").content.decode().splitlines()
+    drawn_code = dispatched.tasks.order_by("pk").first().enterprise.credit_code
+    without_a_drawn_enterprise = tmp_path / "population.csv"
+    without_a_drawn_enterprise.write_text("\n".join(line for line in published if not line.startswith(drawn_code)) + "\n")
+    with pytest.raises(CommandError, match="does not give the plan's tasks"):
+        call_command("verify_plan", dispatched.pk, population=without_a_drawn_enterprise, stdout=StringIO(), stderr=StringIO())
+    bad = tmp_path / "bad.csv"
+    bad.write_text("credit_code,category,colour\n91330400X,unknown,red\n")
+    with pytest.raises(CommandError, match="line 2"):
+        call_command("verify_plan", dispatched.pk, population=bad)
+
+
+def test_a_plan_without_a_recorded_population_says_so(client, dispatched):
+    dispatched.population.delete()
+    assert client.get(f"/public/plans/{dispatched.pk}/population.csv").status_code == 404
+    with translation.override("en"):
+        assert plan_verify(InspectionPlan.objects.get(pk=dispatched.pk)) == [
+            "No population was recorded for this plan (dispatched before populations were kept)."
+        ]
