@@ -2,7 +2,8 @@
 
 Each enterprise has one active code, an unguessable token; its QR encodes the public URL /q/<token>/ and is
 coloured by the enterprise's supervision category. Revoking keeps the old row (who, when, why) and issues a
-fresh token, so a leaked or misprinted code stops working at once.
+fresh token, so a leaked or misprinted code stops working at once. Codes revoked or issued in bulk get their
+history rows in bulk too.
 """
 
 import io
@@ -13,8 +14,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from simple_history.utils import bulk_create_with_history
 
 from .models import CODE_COLOURS, Enterprise, QualityCode
 
@@ -26,6 +28,7 @@ QR_UNCLASSIFIED = "#1f2933"
 CODE_COLOUR_LABELS = {"red": _("red code"), "yellow": _("yellow code"), "blue": _("blue code"), "green": _("green code")}
 ISSUE_BATCH = 5000
 PUBLIC_CHECKS = 5
+BULK_ISSUE_REASON = _("codes issued in bulk")
 
 
 def _active():
@@ -57,12 +60,19 @@ def code_for(*, enterprise: Enterprise) -> QualityCode:
 def codes_revoke(*, enterprise_ids: Iterable[int], by, reason: str) -> int:
     """Revoke the active codes of these enterprises and issue each a fresh token; returns how many were revoked.
 
-    The revoked rows stay, with who revoked them, when and why. Two statements whatever the number of enterprises.
+    The revoked rows stay, with who revoked them, when and why; each revoked and each fresh code gets a history
+    row by ``by`` with ``reason``. A few statements whatever the number of enterprises.
     """
     ids = list(enterprise_ids)
-    revoked = _active().filter(enterprise_id__in=ids).update(revoked_at=timezone.now(), revoked_by=by, revoke_reason=reason[:300])
-    QualityCode.objects.bulk_create([QualityCode(enterprise_id=pk) for pk in ids], batch_size=ISSUE_BATCH)
-    return revoked
+    codes = list(_active().filter(enterprise_id__in=ids).select_for_update())
+    now, reason = timezone.now(), reason[:300]
+    QualityCode.objects.filter(pk__in=[code.pk for code in codes]).update(revoked_at=now, revoked_by=by, revoke_reason=reason)
+    for code in codes:
+        code.revoked_at, code.revoked_by, code.revoke_reason = now, by, reason
+    QualityCode.history.bulk_history_create(codes, update=True, batch_size=ISSUE_BATCH, default_user=by, default_change_reason=reason)
+    fresh = [QualityCode(enterprise_id=pk) for pk in ids]
+    bulk_create_with_history(fresh, QualityCode, batch_size=ISSUE_BATCH, default_user=by, default_change_reason=reason)
+    return len(codes)
 
 
 def code_revoke(*, enterprise: Enterprise, by, reason: str) -> QualityCode:
@@ -74,10 +84,12 @@ def code_revoke(*, enterprise: Enterprise, by, reason: str) -> QualityCode:
 def codes_issue_missing() -> int:
     """Issue a code to every enterprise without an active one, in batches; a second run issues nothing."""
     missing = Enterprise.objects.filter(~Exists(_active().filter(enterprise=OuterRef("pk")))).order_by("pk")
+    with translation.override(settings.LANGUAGE_CODE):  # stored text is in the site language
+        reason = str(BULK_ISSUE_REASON)
     issued, last = 0, 0
     while ids := list(missing.filter(pk__gt=last).values_list("pk", flat=True)[:ISSUE_BATCH]):
         with transaction.atomic():
-            QualityCode.objects.bulk_create([QualityCode(enterprise_id=pk) for pk in ids])
+            bulk_create_with_history([QualityCode(enterprise_id=pk) for pk in ids], QualityCode, default_change_reason=reason)
         issued += len(ids)
         last = ids[-1]
     return issued

@@ -27,7 +27,8 @@ What "overdue" means, and why:
    re-inspection (an escalated order takes no more results) and notifies the county's supervisors. It runs
    first, so a cancelled re-inspection is not also reminded about.
 
-Enterprises that got a new risk event are re-classed (and their regions re-coloured) after commit.
+Enterprises that got a new risk event are re-classed (and their regions re-coloured) after commit. Every row the
+job changes or creates gets a history row (no user: the system; the rule as the reason), written in bulk.
 """
 
 import datetime as dt
@@ -37,6 +38,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from simple_history.utils import bulk_create_with_history
 
 from enterprises.models import RiskEvent, RiskEventKind
 from jiaxing_qs.tasks import enqueue_feedback
@@ -46,6 +49,28 @@ from .notifications import channel_for
 from .rectification import SECOND_REINSPECTION_MISSED, notifications_queue, supervisors_notify
 
 OVERDUE_PREFIX = "逾期 "
+# The change reasons of the history rows the job writes, one per rule.
+ESCALATED_REASON = gettext_lazy("daily job: second re-inspection window missed, escalated for suspension")
+CANCELLED_REASON = gettext_lazy("daily job: order escalated, re-inspection cancelled")
+ORDER_OVERDUE_REASON = gettext_lazy("daily job: rectification overdue, flagged")
+TASK_OVERDUE_REASON = gettext_lazy("daily job: task overdue, flagged")
+
+
+def _in_site_language(reason) -> str:
+    """A stored text is in the site language, whatever the caller's."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(reason)
+
+
+def _update_with_history(objects: list, reason, **values) -> None:
+    """Set ``values`` on these loaded (and locked) rows with one UPDATE, then write their history rows in one
+    INSERT: a queryset update alone bypasses simple-history's signals. No user: the job runs outside any request."""
+    model = type(objects[0])
+    model._default_manager.filter(pk__in=[obj.pk for obj in objects]).update(**values)
+    for obj in objects:
+        for name, value in values.items():
+            setattr(obj, name, value)
+    model.history.bulk_history_create(objects, update=True, default_change_reason=_in_site_language(reason))
 
 
 @transaction.atomic
@@ -70,16 +95,16 @@ def daily_check(*, today: dt.date | None = None) -> dict:
 
 def orders_escalate_missed_second_reinspection(*, today: dt.date) -> int:
     """Rule 3: an ANNOUNCED order past ``second_reinspect_by`` is escalated (an announced order has no second
-    result: recording one moves it on). Three statements plus the supervisors' notifications."""
+    result: recording one moves it on). A few statements plus the supervisors' notifications."""
     due = RectificationOrder.objects.filter(status=OrderStatus.ANNOUNCED, second_reinspect_by__lt=today)
     orders = list(due.select_for_update(of=("self",)).select_related("enterprise__town", "product"))
     if not orders:
         return 0
-    ids = [order.pk for order in orders]
-    RectificationOrder.objects.filter(pk__in=ids).update(status=OrderStatus.ESCALATED, escalated_on=today)
-    InspectionTask.objects.filter(order_id__in=ids, status__in=[TaskStatus.ASSIGNED, TaskStatus.UNSTAFFED]).update(
-        status=TaskStatus.CANCELLED
-    )
+    _update_with_history(orders, ESCALATED_REASON, status=OrderStatus.ESCALATED, escalated_on=today)
+    open_tasks = InspectionTask.objects.filter(order__in=orders, status__in=[TaskStatus.ASSIGNED, TaskStatus.UNSTAFFED])
+    tasks = list(open_tasks.select_for_update())
+    if tasks:
+        _update_with_history(tasks, CANCELLED_REASON, status=TaskStatus.CANCELLED)
     supervisors_notify(orders=orders, why=SECOND_REINSPECTION_MISSED)
     return len(orders)
 
@@ -88,32 +113,41 @@ def orders_flag_overdue(*, today: dt.date) -> int:
     """Rule 2: RECTIFYING past ``reinspect_by`` with no re-inspection result → flagged once, one risk event."""
     reinspected = CheckResult.objects.filter(task__order=OuterRef("pk"))
     due = RectificationOrder.objects.filter(status=OrderStatus.RECTIFYING, reinspect_by__lt=today, overdue_flagged_on__isnull=True)
-    rows = list(
-        due.filter(~Exists(reinspected))
-        .select_for_update(of=("self",))
-        .values_list("id", "number", "enterprise_id", "product_id", "product__name", "rectify_by", "enterprise__is_demo")
-    )
-    if not rows:
+    orders = list(due.filter(~Exists(reinspected)).select_for_update(of=("self",)).select_related("enterprise", "product"))
+    if not orders:
         return 0
-    RectificationOrder.objects.filter(pk__in=[row[0] for row in rows]).update(overdue_flagged_on=today)
+    _update_with_history(orders, ORDER_OVERDUE_REASON, overdue_flagged_on=today)
     with translation.override(settings.LANGUAGE_CODE):
         label = RiskEventKind.OVERDUE_RECTIFICATION.label
         events = [
             RiskEvent(
-                enterprise_id=enterprise_id,
+                enterprise_id=order.enterprise_id,
                 kind=RiskEventKind.OVERDUE_RECTIFICATION,
-                occurred_on=rectify_by + dt.timedelta(days=1),
-                source_ref=f"{OVERDUE_PREFIX}{number}",
-                product_id=product_id,
-                description=f"{label}: {number} · {product_name}"[:500],
-                is_demo=is_demo,
+                occurred_on=order.rectify_by + dt.timedelta(days=1),
+                source_ref=f"{OVERDUE_PREFIX}{order.number}",
+                product_id=order.product_id,
+                description=f"{label}: {order.number} · {order.product.name}"[:500],
+                is_demo=order.enterprise.is_demo,
             )
-            for _pk, number, enterprise_id, product_id, product_name, rectify_by, is_demo in rows
+            for order in orders
         ]
-    RiskEvent.objects.bulk_create(events, ignore_conflicts=True)  # one event per order: (enterprise, kind, source_ref)
-    for enterprise_id in sorted({row[2] for row in rows}):
+    _events_create_with_history(events)
+    for enterprise_id in sorted({order.enterprise_id for order in orders}):
         enqueue_feedback(enterprise_id)
-    return len(rows)
+    return len(orders)
+
+
+def _events_create_with_history(events: list[RiskEvent]) -> None:
+    """One event per order — (enterprise, kind, source ref) is unique —, each with its history row: an event
+    already stored (say, imported) is left alone, as ``ignore_conflicts`` would, but only the new ones get one."""
+    stored = set(
+        RiskEvent.objects.filter(
+            kind=RiskEventKind.OVERDUE_RECTIFICATION, source_ref__in=[event.source_ref for event in events]
+        ).values_list("enterprise_id", "source_ref")
+    )
+    new = [event for event in events if (event.enterprise_id, event.source_ref) not in stored]
+    if new:
+        bulk_create_with_history(new, RiskEvent, default_change_reason=_in_site_language(ORDER_OVERDUE_REASON))
 
 
 def tasks_flag_overdue(*, today: dt.date) -> tuple[int, int]:
@@ -125,7 +159,7 @@ def tasks_flag_overdue(*, today: dt.date) -> tuple[int, int]:
     tasks = list(due.select_for_update(of=("self",)).select_related("enterprise__town", "product"))
     if not tasks:
         return 0, 0
-    InspectionTask.objects.filter(pk__in=[task.pk for task in tasks]).update(overdue_flagged_on=today)
+    _update_with_history(tasks, TASK_OVERDUE_REASON, overdue_flagged_on=today)
     officers: dict[int, list[int]] = {}
     for task_id, officer_id in (
         TaskAssignment.objects.filter(task__in=tasks).order_by("task_id", "position").values_list("task_id", "officer_id")

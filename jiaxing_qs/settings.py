@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from .env import envbool, envint, envlist, envstr
+from .history import HistorySwitch
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("JQS_VAR_DIR", str(BASE_DIR / "var")))
@@ -273,6 +274,7 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "jiaxing-qs@localhost")
 
 # History is evidence: it can be read, not reverted from the admin.
 SIMPLE_HISTORY_REVERT_DISABLED = True
+SIMPLE_HISTORY_ENABLED = HistorySwitch()  # off only inside jiaxing_qs.history.history_paused()
 
 # Name shown on pages and printed codes.
 BUREAU_NAME = envstr("BUREAU_NAME", "嘉兴市市场监督管理局")

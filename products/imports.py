@@ -1,7 +1,8 @@
 """Loading the product catalogue and checklists: validate every row first, then write all or nothing.
 
 The catalogue file carries the grade factors of each product; the grade itself is the grading rule's
-(products_grade), run right after the import so a changed factor is reflected at once.
+(products_grade), run right after the import so a changed factor is reflected at once. Every class, product and
+checklist item the import creates, changes or removes gets a history row whose reason names the import.
 """
 
 import csv
@@ -9,9 +10,13 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models.deletion import Collector
+from django.utils import translation
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from .models import ChecklistItem, HarmSeverity, LicenceType, Product, ProductClass
 from .services import products_grade
@@ -190,25 +195,25 @@ def _product_values(row: dict) -> dict:
     }
 
 
-def _upsert_classes(rows: list[dict]) -> tuple[dict[str, ProductClass], int, int]:
+def _upsert_classes(rows: list[dict], reason: str) -> tuple[dict[str, ProductClass], int, int]:
     existing = {product_class.code: product_class for product_class in ProductClass.objects.all()}
-    created = updated = 0
+    to_create: dict[str, ProductClass] = {}
+    to_update: dict[str, ProductClass] = {}
     for row in rows:
         code = _cell(row, "class_code")
         values = {"name": _cell(row, "class_name"), "name_en": _cell(row, "class_name_en")}
-        product_class = existing.get(code)
-        if product_class is None:
-            existing[code] = ProductClass.objects.create(code=code, **values)
-            created += 1
-        elif any(getattr(product_class, key) != value for key, value in values.items()):
-            ProductClass.objects.filter(pk=product_class.pk).update(**values)
+        product_class = existing.get(code) or to_create.setdefault(code, ProductClass(code=code))
+        if any(getattr(product_class, key) != value for key, value in values.items()):
             for key, value in values.items():
                 setattr(product_class, key, value)
-            updated += 1
-    return existing, created, updated
+            if code not in to_create:
+                to_update[code] = product_class
+    created = bulk_create_with_history(list(to_create.values()), ProductClass, default_change_reason=reason)
+    bulk_update_with_history(list(to_update.values()), ProductClass, ["name", "name_en"], default_change_reason=reason)
+    return {**existing, **{product_class.code: product_class for product_class in created}}, len(created), len(to_update)
 
 
-def _upsert_products(rows: list[dict], classes: dict[str, ProductClass]) -> tuple[dict[str, Product], int, int]:
+def _upsert_products(rows: list[dict], classes: dict[str, ProductClass], reason: str) -> tuple[dict[str, Product], int, int]:
     existing = {product.code: product for product in Product.objects.all()}
     to_create, to_update = [], []
     for row in rows:
@@ -220,12 +225,24 @@ def _upsert_products(rows: list[dict], classes: dict[str, ProductClass]) -> tupl
             for key, value in values.items():
                 setattr(product, key, value)
             to_update.append(product)
-    Product.objects.bulk_create(to_create, batch_size=500)
-    Product.objects.bulk_update(to_update, PRODUCT_FIELDS, batch_size=500)
+    bulk_create_with_history(to_create, Product, batch_size=500, default_change_reason=reason)
+    bulk_update_with_history(to_update, Product, PRODUCT_FIELDS, batch_size=500, default_change_reason=reason)
     return {product.code: product for product in Product.objects.all()}, len(to_create), len(to_update)
 
 
-def _replace_checklists(rows: list[dict], products: dict[str, Product]) -> tuple[int, int]:
+def _delete_with_reason(items: list, reason: str) -> None:
+    """Delete these rows in one statement, each history row ("-") carrying ``reason``: the deletion is given the
+    loaded objects, which carry it, rather than a queryset whose rows it would load without."""
+    if not items:
+        return
+    for item in items:
+        item._change_reason = reason
+    collector = Collector(using=router.db_for_write(ChecklistItem))
+    collector.collect(items)
+    collector.delete()
+
+
+def _replace_checklists(rows: list[dict], products: dict[str, Product], reason: str) -> tuple[int, int]:
     """Replace a product's checklist only when the file's differs from the stored one."""
     wanted: dict[str, list[tuple[int, str, str]]] = {}
     for row in rows:
@@ -236,25 +253,33 @@ def _replace_checklists(rows: list[dict], products: dict[str, Product]) -> tuple
     ):
         stored.setdefault(product_id, []).append((order, text, basis))
     changed = [products[code] for code, items in wanted.items() if sorted(items) != stored.get(products[code].pk, [])]
-    ChecklistItem.objects.filter(product__in=changed).delete()
-    ChecklistItem.objects.bulk_create(
+    _delete_with_reason(list(ChecklistItem.objects.filter(product__in=changed)), reason)
+    bulk_create_with_history(
         [
             ChecklistItem(product=product, order=order, text=text, legal_basis=basis)
             for product in changed
             for order, text, basis in sorted(wanted[product.code])
         ],
+        ChecklistItem,
         batch_size=1000,
+        default_change_reason=reason,
     )
     return len(changed), sum(len(items) for items in wanted.values())
 
 
+def _import_reason(source: str) -> str:
+    with translation.override(settings.LANGUAGE_CODE):  # stored text is in the site language
+        return _("import of %(file)s") % {"file": source} if source else _("catalogue import")
+
+
 @transaction.atomic
-def catalogue_import(catalogue_rows: list[dict], checklist_rows: list[dict]) -> dict:
+def catalogue_import(catalogue_rows: list[dict], checklist_rows: list[dict], *, source: str = "") -> dict:
     """Create or update product classes and products by code, and their checklists; then grade products.
 
     Every row of both files is checked first (unknown choices, duplicate codes, checklist items of unknown
     products, bad numbers); any problem and nothing is written. A checklist is replaced only when it
-    differs, so importing the same files again changes nothing.
+    differs, so importing the same files again changes nothing. The history rows give "import of <source>"
+    (the files' names) as the reason, and the request's user if there is one.
     """
     problems = _Problems()
     _validate_catalogue(catalogue_rows, problems)
@@ -262,9 +287,10 @@ def catalogue_import(catalogue_rows: list[dict], checklist_rows: list[dict]) -> 
     _validate_checklists(checklist_rows, known_codes, problems)
     if problems:
         raise ValidationError(list(problems))
-    classes, classes_created, classes_updated = _upsert_classes(catalogue_rows)
-    products, created, updated = _upsert_products(catalogue_rows, classes)
-    checklists_replaced, items = _replace_checklists(checklist_rows, products)
+    reason = _import_reason(source)
+    classes, classes_created, classes_updated = _upsert_classes(catalogue_rows, reason)
+    products, created, updated = _upsert_products(catalogue_rows, classes, reason)
+    checklists_replaced, items = _replace_checklists(checklist_rows, products, reason)
     graded = products_grade()
     class_count = len({_cell(row, "class_code") for row in catalogue_rows})
     changes = classes_created + classes_updated + created + updated + checklists_replaced
@@ -293,4 +319,4 @@ def industry_tags(catalogue_rows: list[dict]) -> dict[str, list[str]]:
 
 def load_catalogue(catalogue: Path = CATALOGUE_CSV, checklists: Path = CHECKLISTS_CSV) -> dict:
     """The catalogue and checklists shipped with the app (the 2021 national key products catalogue)."""
-    return catalogue_import(read_csv(catalogue), read_csv(checklists))
+    return catalogue_import(read_csv(catalogue), read_csv(checklists), source=f"{catalogue.name}, {checklists.name}")

@@ -1,15 +1,33 @@
 """Shared fixtures: the real Jiaxing divisions, a small region tree, the cast of users, and factories.
 
 Fixtures build on each other: ``region_tree`` → ``county`` / ``other_county`` / ``town`` → the staff
-fixtures (``supervisor``, ``inspector``, ``administrator`` of ``county``; ``outsider`` from ``other_county``).
+fixtures (``supervisor``, ``inspector``, ``administrator`` of ``county``; ``outsider`` from ``other_county``)
+→ ``two_county_cases`` (the whole supervision loop once in each county, for the jurisdiction tests).
 """
 
+import datetime as dt
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
 from django.utils import translation
 
+from enterprises.models import Enterprise, RiskEvent
+from inspections.models import (
+    CheckResult,
+    Conclusion,
+    DrawArm,
+    InspectionPlan,
+    InspectionTask,
+    PlanStatus,
+    RectificationOrder,
+    SpotCheckResult,
+    TaskAssignment,
+    TaskStatus,
+)
+from products.models import Product
 from regions.imports import load_jiaxing
 from regions.models import Level, Region, Role
 
@@ -151,3 +169,91 @@ def risk_event_factory(db):
 @pytest.fixture
 def spot_check_result_factory(db):
     return SpotCheckResultFactory
+
+
+# --- The supervision loop, once in each county (the records the jurisdiction tests look for) -------------
+
+CASE_DAY = dt.date(2026, 11, 2)
+
+
+@dataclass(frozen=True)
+class Case:
+    """An enterprise of a town and the whole loop on one product it makes: a failed spot check, its risk event,
+    a dispatched plan of the county that drew the enterprise, the task, its non-conforming result and the
+    rectification order that followed."""
+
+    town: Region
+    product: Product
+    enterprise: Enterprise
+    spot_check: SpotCheckResult
+    risk_event: RiskEvent
+    plan: InspectionPlan
+    task: InspectionTask
+    result: CheckResult
+    order: RectificationOrder
+
+    @property
+    def county(self) -> Region:
+        return self.town.parent
+
+
+def case_make(town: Region, officers: list, *, on: dt.date = CASE_DAY) -> Case:
+    """A Case in ``town``, the task worked by ``officers`` (two), everything dated ``on``; names carry the county's."""
+    county = town.parent
+    product = ProductFactory()
+    enterprise = EnterpriseFactory(town=town, name=f"{county.name}制造有限公司", lat=30.7, lon=120.7)
+    spot_check = SpotCheckResultFactory(enterprise=enterprise, product=product, checked_on=on, conforming=False)
+    risk_event = RiskEventFactory(enterprise=enterprise, product=product, kind="nonconforming", occurred_on=on)
+    plan = InspectionPlan.objects.create(
+        name=f"{county.name}抽查计划",
+        scope=county,
+        period_start=dt.date(on.year, 1, 1),
+        period_end=dt.date(on.year, 12, 31),
+        batch_budget=10,
+        seed=uuid.uuid4().hex,
+        status=PlanStatus.DISPATCHED,
+        **{f"ratio_{c}": Decimal("10") for c in ("tightened", "routine", "responsibility", "credit")},
+        **{f"multiplier_{c}": Decimal("1") for c in ("red", "orange", "yellow", "green")},
+    )
+    task = InspectionTask.objects.create(
+        plan=plan, enterprise=enterprise, product=product, arm=DrawArm.RISK, reason="测试", due_date=on, status=TaskStatus.SUBMITTED
+    )
+    TaskAssignment.objects.bulk_create([TaskAssignment(task=task, officer=officer, position=n) for n, officer in enumerate(officers, 1)])
+    result = CheckResult.objects.create(
+        task=task,
+        submission_key=uuid.uuid4(),
+        number=f"JC-{task.pk:06d}",
+        conclusion=Conclusion.NONCONFORMING,
+        submitted_by=officers[0],
+        co_inspector=officers[1],
+        checked_on=on,
+    )
+    order = RectificationOrder.objects.create(
+        number=f"ZG-{result.pk:06d}",
+        enterprise=enterprise,
+        product=product,
+        result=result,
+        ordered_on=on,
+        rectify_by=on + dt.timedelta(days=60),
+        reinspect_by=on + dt.timedelta(days=75),
+        objection_by=on + dt.timedelta(days=15),
+    )
+    return Case(town, product, enterprise, spot_check, risk_event, plan, task, result, order)
+
+
+def county_inspectors(county: Region, prefix: str) -> list:
+    """Two inspectors of ``county``, named ``<prefix>1`` and ``<prefix>2``; no password (hashing one per user would
+    dominate the run: tests log them in with force_login)."""
+    return [
+        StaffProfileFactory(user=UserFactory(username=f"{prefix}{n}", password=None), role=Role.INSPECTOR, jurisdiction=county).user
+        for n in (1, 2)
+    ]
+
+
+@pytest.fixture
+def two_county_cases(region_tree) -> dict[str, Case]:
+    """A Case in a town of each county, worked by that county's inspectors: ``two_county_cases["a"]`` is county A's."""
+    return {
+        "a": case_make(region_tree.town_a1, county_inspectors(region_tree.county_a, "officer_a")),
+        "b": case_make(region_tree.town_b1, county_inspectors(region_tree.county_b, "officer_b")),
+    }

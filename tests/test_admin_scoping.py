@@ -7,7 +7,6 @@ records here) or city-wide.
 
 import datetime as dt
 import io
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -20,36 +19,23 @@ from openpyxl import load_workbook
 from enterprises.models import Enterprise, EnterpriseProduct, RiskEvent
 from inspections.models import (
     CheckResult,
-    Conclusion,
-    DrawArm,
     InspectionPlan,
     InspectionTask,
     Notification,
     NotificationSetting,
     OfficerConflict,
-    PlanStatus,
     RectificationOrder,
     SpotCheckResult,
-    TaskAssignment,
-    TaskStatus,
 )
 from regions.admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
 from regions.models import Colour, ColourThresholds, Region, RegionSnapshot, Role, StaffProfile
 
-from .factories import (
-    EnterpriseFactory,
-    ProductFactory,
-    RiskEventFactory,
-    SpotCheckResultFactory,
-    StaffProfileFactory,
-    UserFactory,
-    credit_code,
-)
+from .conftest import Case
+from .factories import ProductFactory, StaffProfileFactory, UserFactory, credit_code
 
 pytestmark = pytest.mark.django_db
 
 OUR_APPS = ("regions", "products", "enterprises", "inspections")
-ON = dt.date(2026, 3, 2)
 
 
 @pytest.fixture(autouse=True)
@@ -65,46 +51,9 @@ def scoped_models() -> list:
     return sorted((m for m, a in our_admins().items() if isinstance(a, JurisdictionScopedAdmin)), key=lambda m: m._meta.label)
 
 
-def make_records(town, officers, tag: str) -> dict:
-    """One record of every scoped model, belonging to ``town``'s county."""
-    county = town.parent
-    product = ProductFactory()
-    enterprise = EnterpriseFactory(town=town, name=f"{tag}制造有限公司")
-    spot_check = SpotCheckResultFactory(enterprise=enterprise, product=product, checked_on=ON, conforming=False)
-    plan = InspectionPlan.objects.create(
-        name=f"{tag}抽查计划",
-        scope=county,
-        period_start=dt.date(2026, 1, 1),
-        period_end=dt.date(2026, 12, 31),
-        batch_budget=10,
-        seed=uuid.uuid4().hex,
-        status=PlanStatus.DISPATCHED,
-        **{f"ratio_{c}": Decimal("10") for c in ("tightened", "routine", "responsibility", "credit")},
-        **{f"multiplier_{c}": Decimal("1") for c in ("red", "orange", "yellow", "green")},
-    )
-    task = InspectionTask.objects.create(
-        plan=plan, enterprise=enterprise, product=product, arm=DrawArm.RISK, reason="测试", due_date=ON, status=TaskStatus.SUBMITTED
-    )
-    TaskAssignment.objects.bulk_create([TaskAssignment(task=task, officer=officer, position=n) for n, officer in enumerate(officers, 1)])
-    result = CheckResult.objects.create(
-        task=task,
-        submission_key=uuid.uuid4(),
-        number=f"JC-{task.pk:06d}",
-        conclusion=Conclusion.NONCONFORMING,
-        submitted_by=officers[0],
-        co_inspector=officers[1],
-        checked_on=ON,
-    )
-    order = RectificationOrder.objects.create(
-        number=f"ZG-{result.pk:06d}",
-        enterprise=enterprise,
-        product=product,
-        result=result,
-        ordered_on=ON,
-        rectify_by=ON + dt.timedelta(days=60),
-        reinspect_by=ON + dt.timedelta(days=75),
-        objection_by=ON + dt.timedelta(days=15),
-    )
+def records_of(case: Case) -> dict:
+    """One record of every scoped model, belonging to the case's county: the case's own, and the rest around it."""
+    county, officer, co_inspector = case.county, case.result.submitted_by, case.result.co_inspector
     return {
         Region: county,
         RegionSnapshot: RegionSnapshot.objects.create(
@@ -116,33 +65,26 @@ def make_records(town, officers, tag: str) -> dict:
             colour=Colour.YELLOW,
             thresholds=ColourThresholds.in_force(),
         ),
-        StaffProfile: officers[0].staff_profile,
-        Enterprise: enterprise,
-        RiskEvent: RiskEventFactory(enterprise=enterprise, product=product),
-        SpotCheckResult: spot_check,
-        InspectionPlan: plan,
-        InspectionTask: task,
-        CheckResult: result,
-        RectificationOrder: order,
-        OfficerConflict: OfficerConflict.objects.create(officer=officers[1], enterprise=enterprise, reason="亲属"),
+        StaffProfile: officer.staff_profile,
+        Enterprise: case.enterprise,
+        RiskEvent: case.risk_event,
+        SpotCheckResult: case.spot_check,
+        InspectionPlan: case.plan,
+        InspectionTask: case.task,
+        CheckResult: case.result,
+        RectificationOrder: case.order,
+        OfficerConflict: OfficerConflict.objects.create(officer=co_inspector, enterprise=case.enterprise, reason="亲属"),
         NotificationSetting: NotificationSetting.objects.create(bureau=county),
         Notification: Notification.objects.create(
-            task=task, recipient=officers[0], channel="log", dedupe_key=f"test:{tag}", title=f"{tag}通知", body="—"
+            task=case.task, recipient=officer, channel="log", dedupe_key=f"test:{county.code}", title=f"{county.name}通知", body="—"
         ),
     }
 
 
-def officers_of(county, tag: str) -> list:
-    return [StaffProfileFactory(user=UserFactory(username=f"{tag}{n}"), role=Role.INSPECTOR, jurisdiction=county).user for n in (1, 2)]
-
-
 @pytest.fixture
-def records(region_tree):
+def records(two_county_cases):
     """Every scoped record in both counties: ``records["a"][Enterprise]`` is county A's enterprise."""
-    return {
-        "a": make_records(region_tree.town_a1, officers_of(region_tree.county_a, "officer_a"), "甲区"),
-        "b": make_records(region_tree.town_b1, officers_of(region_tree.county_b, "officer_b"), "乙县"),
-    }
+    return {key: records_of(case) for key, case in two_county_cases.items()}
 
 
 def with_admin_rights(user):
@@ -187,7 +129,7 @@ def test_every_admin_of_our_apps_is_scoped_or_city_wide(records):
     for model, model_admin in our_admins().items():
         assert isinstance(model_admin, JurisdictionScopedAdmin | CityWideAdmin), f"scope the admin of {model._meta.label}"
         if isinstance(model_admin, JurisdictionScopedAdmin):
-            assert model in records["a"], f"add {model._meta.label} to make_records in test_admin_scoping.py"
+            assert model in records["a"], f"add {model._meta.label} to records_of in test_admin_scoping.py"
 
 
 # --- Lists, pages, history -----------------------------------------------------------------------------------

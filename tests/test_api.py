@@ -6,7 +6,6 @@ in it (or exempted with a reason), so a new endpoint cannot be added without its
 """
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,30 +17,16 @@ from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from enterprises.models import Enterprise, RiskEvent, RiskReason
-from inspections.models import (
-    CheckResult,
-    Conclusion,
-    DrawArm,
-    InspectionPlan,
-    InspectionTask,
-    RectificationOrder,
-    SpotCheckResult,
-    TaskAssignment,
-    TaskStatus,
-)
+from enterprises.models import RiskReason
 from jiaxing_qs.api_defaults import ApiPagination
 from jiaxing_qs.api_errors import api_exception_handler
 from jiaxing_qs.api_urls import router
-from products.models import ChecklistItem, Product
-from regions.models import Colour, ColourThresholds, Region, RegionSnapshot, Role
+from products.models import ChecklistItem
+from regions.models import Colour, ColourThresholds, Region, RegionSnapshot
 
+from .conftest import Case, case_make
 from .factories import (
     EnterpriseFactory,
-    ProductFactory,
-    RiskEventFactory,
-    SpotCheckResultFactory,
-    StaffProfileFactory,
     UserFactory,
 )
 
@@ -51,69 +36,20 @@ ON = dt.date(2026, 11, 2)
 PERIODS = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
 
 
-# --- The records: one of each kind per enterprise, in a given town -------------------------------------
+# --- The records: the loop once per enterprise (conftest.Case), and what the API shows beyond it ----------
 
 
-@dataclass(frozen=True)
-class Bundle:
-    town: Region
-    product: Product
-    enterprise: Enterprise
-    spot_check: SpotCheckResult
-    risk_event: RiskEvent
-    plan: InspectionPlan
-    task: InspectionTask
-    order: RectificationOrder
-
-    @property
-    def county(self) -> Region:
-        return self.town.parent
+def with_details(case: Case) -> Case:
+    """Add what the enterprise detail shows beyond the loop: the product's checklist, the product made (with its
+    licence) and the risk reason its failed spot check gave."""
+    ChecklistItem.objects.bulk_create([ChecklistItem(product=case.product, order=n, text=f"检查项 {n}") for n in (1, 2)])
+    case.enterprise.made.create(product=case.product, licence_number="XK-001", licence_expiry=ON + dt.timedelta(days=300))
+    RiskReason.objects.create(enterprise=case.enterprise, kind="nonconforming", count=1, last_on=ON)
+    return case
 
 
-def make_bundle(town: Region, officers) -> Bundle:
-    """An enterprise of ``town`` making a product, with a failed spot check, its risk event, a plan of the county
-    that drew it, the task, its non-conforming result and the rectification order that followed."""
-    product = ProductFactory()
-    ChecklistItem.objects.bulk_create([ChecklistItem(product=product, order=n, text=f"检查项 {n}") for n in (1, 2)])
-    enterprise = EnterpriseFactory(town=town, lat=30.7, lon=120.7)
-    enterprise.made.create(product=product, licence_number="XK-001", licence_expiry=ON + dt.timedelta(days=300))
-    RiskReason.objects.create(enterprise=enterprise, kind="nonconforming", count=1, last_on=ON)
-    spot_check = SpotCheckResultFactory(enterprise=enterprise, product=product, checked_on=ON, conforming=False)
-    risk_event = RiskEventFactory(enterprise=enterprise, product=product, kind="nonconforming", occurred_on=ON)
-    plan = InspectionPlan.objects.create(
-        name=f"{town.parent.name}抽查计划",
-        scope=town.parent,
-        period_start=dt.date(2026, 1, 1),
-        period_end=dt.date(2026, 12, 31),
-        batch_budget=10,
-        **{f"ratio_{c}": Decimal("10") for c in ("tightened", "routine", "responsibility", "credit")},
-        **{f"multiplier_{c}": Decimal("1") for c in ("red", "orange", "yellow", "green")},
-        seed=uuid.uuid4().hex,
-    )
-    task = InspectionTask.objects.create(
-        plan=plan, enterprise=enterprise, product=product, arm=DrawArm.RISK, reason="测试", due_date=ON, status=TaskStatus.SUBMITTED
-    )
-    TaskAssignment.objects.bulk_create([TaskAssignment(task=task, officer=officer, position=n) for n, officer in enumerate(officers, 1)])
-    result = CheckResult.objects.create(
-        task=task,
-        submission_key=uuid.uuid4(),
-        number=f"JC-{task.pk:06d}",
-        conclusion=Conclusion.NONCONFORMING,
-        submitted_by=officers[0],
-        co_inspector=officers[1],
-        checked_on=ON,
-    )
-    order = RectificationOrder.objects.create(
-        number=f"ZG-{result.pk:06d}",
-        enterprise=enterprise,
-        product=product,
-        result=result,
-        ordered_on=ON,
-        rectify_by=ON + dt.timedelta(days=60),
-        reinspect_by=ON + dt.timedelta(days=75),
-        objection_by=ON + dt.timedelta(days=15),
-    )
-    return Bundle(town, product, enterprise, spot_check, risk_event, plan, task, order)
+def detailed_case(town: Region, officers) -> Case:
+    return with_details(case_make(town, officers, on=ON))
 
 
 def snapshot(region: Region, period: dt.date, *, colour=Colour.GREEN, enterprises=10, risk=0):
@@ -136,12 +72,12 @@ def officers(db):
 
 
 @pytest.fixture
-def world(region_tree, officers):
-    """One bundle in a town of each county; county A red, county B green, over two periods."""
+def world(region_tree, two_county_cases):
+    """The loop in a town of each county; county A red, county B green, over two periods."""
     for period in PERIODS:
         snapshot(region_tree.county_a, period, colour=Colour.RED, risk=3)
         snapshot(region_tree.county_b, period, colour=Colour.GREEN, risk=0)
-    return {"a": make_bundle(region_tree.town_a1, officers), "b": make_bundle(region_tree.town_b1, officers)}
+    return {key: with_details(case) for key, case in two_county_cases.items()}
 
 
 @pytest.fixture
@@ -160,7 +96,7 @@ def api(client):
     return login
 
 
-# --- What each endpoint shows, and which of a bundle's records it is ------------------------------------
+# --- What each endpoint shows, and which of a case's records it is ------------------------------------
 
 
 @dataclass(frozen=True)
@@ -168,11 +104,11 @@ class Resource:
     basename: str
     url: str
     key: str  # the field that identifies a row in the response
-    ident: object  # Bundle → the key of its record
-    narrow: object  # Bundle → query parameters that keep only that bundle's record
+    ident: object  # Case → the key of its record
+    narrow: object  # Case → query parameters that keep only that case's record
 
-    def detail(self, bundle: Bundle) -> str:
-        return f"{self.url}{self.ident(bundle)}/"
+    def detail(self, case: Case) -> str:
+        return f"{self.url}{self.ident(case)}/"
 
 
 RESOURCES = [
@@ -275,9 +211,9 @@ def test_every_list_paginates(api, world, superuser, resource):
 @pytest.mark.parametrize("resource", ALL_LISTS, ids=lambda r: r.basename)
 def test_every_list_filters(api, world, superuser, resource):
     client = api(superuser)
-    for bundle, other in ((world["a"], world["b"]), (world["b"], world["a"])):
-        listed = keys(client.get(resource.url, resource.narrow(bundle)), resource)
-        assert resource.ident(bundle) in listed
+    for case, other in ((world["a"], world["b"]), (world["b"], world["a"])):
+        listed = keys(client.get(resource.url, resource.narrow(case)), resource)
+        assert resource.ident(case) in listed
         assert resource.ident(other) not in listed
 
 
@@ -307,10 +243,10 @@ def test_enterprises_filter_by_class_category_status_and_search(api, region_tree
 
 
 def test_enterprise_detail_lists_products_made_and_risk_reasons(api, world, supervisor):
-    bundle = world["a"]
-    detail = api(supervisor).get(f"/api/enterprises/{bundle.enterprise.pk}/").json()
-    assert detail["county"] == bundle.county.code and detail["town"] == bundle.town.code
-    assert [made["product"] for made in detail["products"]] == [bundle.product.code]
+    case = world["a"]
+    detail = api(supervisor).get(f"/api/enterprises/{case.enterprise.pk}/").json()
+    assert detail["county"] == case.county.code and detail["town"] == case.town.code
+    assert [made["product"] for made in detail["products"]] == [case.product.code]
     assert detail["products"][0]["licence_number"] == "XK-001"
     assert [(reason["kind"], reason["count"]) for reason in detail["risk_reasons"]] == [("nonconforming", 1)]
 
@@ -328,15 +264,14 @@ def test_regions_carry_the_latest_snapshot_or_the_one_asked_for(api, world, supe
     assert client.get("/api/regions/", {"period": "2020-01"}).json()["results"][0]["colour"] is None
 
 
-def test_tasks_list_their_officers_and_can_be_narrowed_to_mine(api, world, region_tree):
-    bundle = world["a"]
-    officer = bundle.task.assignments.get(position=1).officer
-    StaffProfileFactory(user=officer, role=Role.INSPECTOR, jurisdiction=region_tree.county_a)
+def test_tasks_list_their_officers_and_can_be_narrowed_to_mine(api, world):
+    case = world["a"]
+    officer = case.task.assignments.get(position=1).officer  # an inspector of county A
     client = api(officer)
     task = client.get("/api/inspection-tasks/", {"mine": "true"}).json()["results"]
-    assert [row["id"] for row in task] == [bundle.task.pk]
+    assert [row["id"] for row in task] == [case.task.pk]
     assert [o["position"] for o in task[0]["officers"]] == [1, 2]
-    assert task[0]["result"] == bundle.task.result.number
+    assert task[0]["result"] == case.task.result.number
     assert client.get("/api/inspection-tasks/", {"mine": "false"}).json()["count"] == 0
 
 
@@ -353,12 +288,12 @@ def queries_of(client, url) -> int:
 def test_list_queries_do_not_grow_with_rows(api, region_tree, officers, superuser, resource, django_assert_max_num_queries):
     client = api(superuser)
     for town in (region_tree.town_a1, region_tree.town_a2, region_tree.town_b1):
-        make_bundle(town, officers)
+        detailed_case(town, officers)
     client.get(resource.url)  # warm up: the session's first read is not what is measured
     few = queries_of(client, resource.url)
     for n in range(27):  # 27 more, each in a new town (so the regions list grows too)
         county = (region_tree.county_a, region_tree.county_b)[n % 2]
-        make_bundle(Region.objects.create(code=f"{county.code}{100 + n:03d}", name=f"新镇{n}", level="town", parent=county), officers)
+        detailed_case(Region.objects.create(code=f"{county.code}{100 + n:03d}", name=f"新镇{n}", level="town", parent=county), officers)
     with django_assert_max_num_queries(few):
         assert len(client.get(resource.url, {"page_size": 100}).json()["results"]) >= 30
 

@@ -446,7 +446,8 @@ BIG = 50_000
 @pytest.mark.slow
 def test_fifty_thousand_rows_import_with_a_bounded_number_of_queries(jiaxing, tmp_path):
     """No query per row: a constant handful plus one INSERT per batch the database accepts (SQLite takes 999
-    parameters a statement, so 83 enterprises; PostgreSQL a whole batch of 5,000), and the lookups in chunks."""
+    parameters a statement, so 83 enterprises; PostgreSQL a whole batch of 5,000), as many for their history
+    rows, and the lookups in chunks."""
     towns = [town.code for town in jiaxing.children.first().children.all()]
     rows = [[credit_code(n, prefix="91330400"), f"嘉兴测试制造有限公司{n}", "", towns[n % len(towns)], "", "", ""] for n in range(BIG)]
     file = tmp_path / "big.csv"
@@ -454,8 +455,12 @@ def test_fifty_thousand_rows_import_with_a_bounded_number_of_queries(jiaxing, tm
     per_insert = connection.ops.bulk_batch_size(
         [field for field in Enterprise._meta.concrete_fields if not field.primary_key], [None] * BIG
     )
+    per_history_insert = connection.ops.bulk_batch_size(
+        [field for field in Enterprise.history.model._meta.concrete_fields if not field.primary_key], [None] * BIG
+    )
     per_lookup = connection.features.max_query_params or 10_000
-    bound = math.ceil(BIG / min(per_insert, 5000)) + math.ceil(BIG / min(per_lookup, 10_000)) + 20
+    inserts = math.ceil(BIG / min(per_insert, 5000)) + math.ceil(BIG / min(per_history_insert, 5000))
+    bound = inserts + math.ceil(BIG / min(per_lookup, 10_000)) + 20
     out = io.StringIO()
     with CaptureQueriesContext(connection) as first:
         call_command("import_data", "enterprises", str(file), stdout=out)

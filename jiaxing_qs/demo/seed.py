@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.core.management import call_command
-from django.db import transaction
-from django.db.models import Count, ProtectedError
+from django.db import router, transaction
+from django.db.models import Count, Exists, OuterRef, ProtectedError
+from django.db.models.deletion import Collector
 from django.utils import timezone
+from simple_history.utils import get_history_model_for_model
 
 from enterprises.models import Enterprise, EnterpriseProduct, RiskClass, RiskEvent, Status, SupervisionPolicy
 from inspections.models import SpotCheckResult
+from jiaxing_qs.history import history_paused
 from products.imports import CATALOGUE_CSV, CHECKLISTS_CSV, catalogue_import, industry_tags, read_csv
 from regions.imports import load_jiaxing
 from regions.models import Level, Region, RegionSnapshot, StaffProfile
@@ -37,6 +40,7 @@ BACKFILL_MONTHS = 12
 COLOURS = ("red", "orange", "yellow", "green", "too_few")
 DEMO_APPS = ("regions", "products", "enterprises", "inspections", "jiaxing_qs")
 MAX_DEPENDANT_DEPTH = 5
+HISTORY_DELETE_BATCH = 10_000  # ids per DELETE of history rows (under SQLite's limit of bound parameters)
 
 
 @dataclass
@@ -75,13 +79,37 @@ def _divisions_missing() -> bool:
     return towns < JIAXING_TOWNS or counties_without_boundary.exists() or not Region.objects.filter(code=CITY_CODE).exists()
 
 
-def _delete_with_dependants(queryset, counts: Counter, depth: int = 0) -> None:
+def _tracked(model) -> bool:
+    """Whether simple-history keeps the model's history."""
+    return hasattr(model._meta, "simple_history_manager_attribute")
+
+
+def _our_models() -> list:
+    return [model for label in DEMO_APPS for model in apps.get_app_config(label).get_models()]
+
+
+def _demo_flagged(model) -> bool:
+    return "is_demo" in {field.name for field in model._meta.get_fields()}
+
+
+def _delete(queryset, deleted: dict) -> dict[str, int]:
+    """``queryset.delete()``, noting the ids of the tracked rows it deletes (cascades included): their history goes too."""
+    collector = Collector(using=router.db_for_write(queryset.model), origin=queryset)
+    collector.collect(queryset.order_by())
+    ids = {model: [row.pk for row in rows] for model, rows in collector.data.items() if _tracked(model)}
+    counts = collector.delete()[1]  # sets the collected rows' pks to None, hence the ids first
+    for model, pks in ids.items():
+        deleted.setdefault(model, set()).update(pks)
+    return counts
+
+
+def _delete_with_dependants(queryset, counts: Counter, deleted: dict, depth: int = 0) -> None:
     """Delete the rows, first deleting what refers to them with PROTECT (tasks, results reported on a demo
     enterprise…): on a demo reset those belong to the demo too."""
     while True:
         try:
             with transaction.atomic():
-                counts.update(queryset.delete()[1])
+                counts.update(_delete(queryset, deleted))
             return
         except ProtectedError as error:
             if depth >= MAX_DEPENDANT_DEPTH:
@@ -90,33 +118,57 @@ def _delete_with_dependants(queryset, counts: Counter, depth: int = 0) -> None:
             for row in error.protected_objects:
                 by_model.setdefault(type(row), []).append(row.pk)
             for model, pks in by_model.items():
-                _delete_with_dependants(model._default_manager.filter(pk__in=pks), counts, depth + 1)
+                _delete_with_dependants(model._default_manager.filter(pk__in=pks), counts, deleted, depth + 1)
 
 
 def _demo_flagged_models() -> list:
-    """Models of ours with an is_demo flag, other than enterprises (last) and staff profiles (with their users)."""
-    models = []
-    for label in DEMO_APPS:
-        for model in apps.get_app_config(label).get_models():
-            names = {field.name for field in model._meta.get_fields()}
-            if "is_demo" in names and model not in (Enterprise, StaffProfile):
-                models.append(model)
-    return models
+    """Models of ours with an is_demo flag, other than enterprises (last), staff profiles (with their users) and
+    history models (their rows go with the rows they are the history of)."""
+    history_models = {get_history_model_for_model(model) for model in _our_models() if _tracked(model)}
+    return [
+        model for model in _our_models() if _demo_flagged(model) and model not in (Enterprise, StaffProfile) and model not in history_models
+    ]
+
+
+def _demo_history_delete(deleted: dict) -> int:
+    """Delete the history of the deleted rows, and any demo history whose row is already gone (a demo user's
+    profile, an earlier reset's leftovers): a reset leaves no orphaned history. Returns the rows deleted."""
+    total = 0
+    for model, pks in deleted.items():
+        history = get_history_model_for_model(model)
+        ids = sorted(pks)
+        for start in range(0, len(ids), HISTORY_DELETE_BATCH):
+            batch = ids[start : start + HISTORY_DELETE_BATCH]
+            total += history.objects.filter(**{f"{model._meta.pk.attname}__in": batch}).delete()[0]
+    for model in _our_models():
+        if _tracked(model) and _demo_flagged(model):
+            gone = ~Exists(model._default_manager.filter(pk=OuterRef(model._meta.pk.attname)))
+            total += get_history_model_for_model(model).objects.filter(gone, is_demo=True).delete()[0]
+    return total
 
 
 @transaction.atomic
 def demo_data_delete() -> dict:
     """Remove every demo row (spot checks, events, plans…), then the demo enterprises with everything that
-    hangs off them, then the demo users (a user something still refers to is kept)."""
+    hangs off them, then the demo users (a user something still refers to is kept), and the history of all
+    of them. No history row records the deletion itself: one per deleted row made a reset slow, and demo data
+    is nobody's record."""
     counts: Counter = Counter()
-    for model in _demo_flagged_models():
-        _delete_with_dependants(model._default_manager.filter(is_demo=True), counts)
-    _delete_with_dependants(Enterprise.objects.filter(is_demo=True), counts)
-    users, kept = demo_users_delete()
+    deleted: dict = {}
+    with history_paused():
+        for model in _demo_flagged_models():
+            _delete_with_dependants(model._default_manager.filter(is_demo=True), counts, deleted)
+        _delete_with_dependants(Enterprise.objects.filter(is_demo=True), counts, deleted)
+        users, kept = demo_users_delete()
+    history = _demo_history_delete(deleted)
     largest_first = sorted(counts.items(), key=lambda item: -item[1])
-    deleted = [f"{count} {apps.get_model(label)._meta.verbose_name_plural}" for label, count in largest_first if count]
+    deleted_names = [f"{count} {apps.get_model(label)._meta.verbose_name_plural}" for label, count in largest_first if count]
     kept_note = f" ({kept} users kept: other records refer to them)" if kept else ""
-    return {"deleted": dict(counts), "message": f"deleted {', '.join(deleted) or 'nothing'}, {users} demo users{kept_note}"}
+    return {
+        "deleted": dict(counts),
+        "history": history,
+        "message": f"deleted {', '.join(deleted_names) or 'nothing'}, {users} demo users{kept_note}, {history} history rows",
+    }
 
 
 def _generate(rng: random.Random, *, enterprises: int, as_of: dt.date, tags: dict, report: SeedReport, log) -> None:
@@ -147,7 +199,8 @@ def seed_demo(*, enterprises: int = 7000, seed: int = 2026, as_of: dt.date | Non
         message.append("loaded: " + ", ".join(part["message"] for part in load_jiaxing()) if _divisions_missing() else "present")
     with _phase(report, "catalogue", log) as message, transaction.atomic():
         catalogue_rows = read_csv(CATALOGUE_CSV)
-        message.append(catalogue_import(catalogue_rows, read_csv(CHECKLISTS_CSV))["message"])
+        source = f"{CATALOGUE_CSV.name}, {CHECKLISTS_CSV.name}"
+        message.append(catalogue_import(catalogue_rows, read_csv(CHECKLISTS_CSV), source=source)["message"])
     if reset:
         with _phase(report, "reset", log) as message:
             message.append(demo_data_delete()["message"])
