@@ -14,11 +14,14 @@ control arm, ``_draw_risk_arm`` — hence ``allocate`` — for the strata). What
 arm inside ``plan_draw``) is restated here in a few lines each, named where it is done.
 """
 
+import copy
 import math
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
 
 from enterprises.models import Category, RiskClass, SupervisionPolicy
 from enterprises.validators import uscc_check_character
@@ -63,10 +66,65 @@ class Params:
     second_product: float = 0.5  # chance an enterprise makes a second product
     third_product: float = 0.4  # chance it makes a third, given a second (1.7 products on average)
     same_industry: float = 0.7  # chance a further product comes from the first product's industry
+    # Rule settings an administrator could adopt, as "model.field=value" (see rule_policies); () = the defaults.
+    rules: tuple[str, ...] = ()
 
     @property
     def budget(self) -> int:
         return max(1, round(self.enterprises * self.budget_share))
+
+
+# --- Rule settings ----------------------------------------------------------------------------------------
+
+# The rule rows an administrator edits (versioned; the policy simulator tries them before adoption), by the
+# prefix used in ``Params.rules`` and ``--rule``: grading.min_failure_sample=3, supervision.risk_window_years=1…
+RULE_MODELS = {"grading": GradingPolicy, "supervision": SupervisionPolicy, "colours": ColourThresholds}
+VERSION_FIELDS = {"id", "valid_from", "created_at", "created_by", "reason"}  # RuleVersion's bookkeeping, not rules
+# What DOMAIN.md fixes as defaults: the draw ratios, colour multipliers and grade × class table. They can be
+# overridden here (the simulator can), but the README's recommendations keep them.
+DOMAIN_FIXED = {
+    "supervision": {f"ratio_{c.value}" for c in Category}
+    | {f"multiplier_{c}" for c in ("red", "orange", "yellow", "green")}
+    | {f"{g}_{r}" for g in ("high", "medium", "low") for r in ("risk", "non_risk")}
+}
+
+
+def rule_fields(prefix: str) -> list[str]:
+    """The editable rule fields of a rule model (not the version bookkeeping)."""
+    model = RULE_MODELS[prefix]
+    return [f.name for f in model._meta.concrete_fields if not f.is_relation and f.name not in VERSION_FIELDS]
+
+
+def rule_policies(rules: tuple[str, ...] | list[str]) -> dict:
+    """Unsaved GradingPolicy, SupervisionPolicy and ColourThresholds: the defaults with ``rules`` applied.
+
+    Each rule is ``prefix.field=value``. Values are converted, validated and cross-checked as the admin form
+    would (field validators and choices, then the model's ``clean``); a bad rule raises ValueError.
+    """
+    policies = {prefix: model() for prefix, model in RULE_MODELS.items()}
+    for rule in rules:
+        name, _equals, value = rule.partition("=")
+        prefix, _dot, field_name = name.strip().partition(".")
+        if prefix not in RULE_MODELS or field_name not in rule_fields(prefix) or not value.strip():
+            known = ", ".join(f"{p}.{f}" for p in RULE_MODELS for f in rule_fields(p))
+            raise ValueError(f"rule {rule!r}: expected MODEL.FIELD=VALUE, one of {known}")
+        policy = policies[prefix]
+        model_field = policy._meta.get_field(field_name)
+        try:
+            setattr(policy, field_name, model_field.clean(value.strip(), policy))
+        except ValidationError as error:
+            raise ValueError(f"rule {rule!r}: {' '.join(error.messages)}") from error
+    for prefix, policy in policies.items():
+        try:
+            policy.clean()
+        except ValidationError as error:
+            raise ValueError(f"rules for {prefix}: {' '.join(error.messages)}") from error
+    return {"grading": policies["grading"], "supervision": policies["supervision"], "thresholds": policies["colours"]}
+
+
+def domain_fixed_rules(rules: tuple[str, ...] | list[str]) -> list[str]:
+    """The rules in ``rules`` that change a default DOMAIN.md fixes (ratios, multipliers, category table)."""
+    return [rule for rule in rules if rule.partition("=")[0].strip().partition(".")[2] in DOMAIN_FIXED.get(rule.partition(".")[0], ())]
 
 
 # --- The population ---------------------------------------------------------------------------------------
@@ -301,6 +359,7 @@ class Context:
     thresholds: ColourThresholds = field(default_factory=ColourThresholds)
     _control_order: dict[int, list[int]] = field(default_factory=dict)
     _control_keys: dict[int, list[str]] = field(default_factory=dict)
+    _risk_keys: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def params(self) -> Params:
@@ -315,6 +374,13 @@ class Context:
             seed = self.seed(year)
             self._control_keys[year] = [draw_key(seed, "control", code) for code in self.population.credit_codes]
         return self._control_keys[year]
+
+    def risk_keys(self, year: int) -> list[str]:
+        """Every enterprise's published risk-arm key for the year's plan seed (the order within a stratum)."""
+        if year not in self._risk_keys:
+            seed = self.seed(year)
+            self._risk_keys[year] = [draw_key(seed, "risk", code) for code in self.population.credit_codes]
+        return self._risk_keys[year]
 
     def control_order(self, year: int) -> list[int]:
         """Enterprises by control key: a uniform random order that anyone can re-run from the seed."""
@@ -433,16 +499,23 @@ def published_draw(context: Context, plan: InspectionPlan, candidates: list[Cand
     return draw
 
 
+FILL_MODES = ("none", "scale", "priority")
+
+
 def risk_based(
-    context: Context, ledger: Ledger, year: int, *, fill: bool, supervision: SupervisionPolicy | None = None
+    context: Context, ledger: Ledger, year: int, *, fill: str = "none", supervision: SupervisionPolicy | None = None
 ) -> tuple[dict[int, str], dict]:
     """(b) This system: grade products, class enterprises, colour towns, categorise, draw by JQS-DRAW-1.
 
-    ``fill=False`` uses the policy's ratios as they are (the draw spends less than the budget when the strata
-    want less); ``fill=True`` scales all four ratios by one factor, as a planner may per plan, until the
-    strata want at least the budget, which the draw then shares in proportion (allocate). ``supervision``
-    replaces the default policy (a variant an administrator could adopt).
+    ``fill="none"`` uses the policy's ratios as they are (the draw spends less than the budget when the strata
+    want less); ``fill="scale"`` scales all four ratios by one factor, as a planner may per plan, until the
+    strata want at least the budget, which the draw then shares in proportion (allocate); ``fill="priority"``
+    draws as ``"none"`` and then spends what the strata left of the budget by ``priority_fill`` (a bench-only
+    method, not JQS-DRAW-1). ``supervision`` replaces the policy in force (a variant an administrator could
+    adopt).
     """
+    if fill not in FILL_MODES:
+        raise ValueError(f"fill must be one of {FILL_MODES}")
     population = context.population
     supervision = supervision or context.supervision
     grades = product_grades(context, ledger, year)
@@ -461,13 +534,16 @@ def risk_based(
     draw = published_draw(context, plan_for(context, year, supervision=supervision), candidates, year)
     risk_budget = context.params.budget - draw.control_size
     wanted = sum(stratum.wanted for stratum in draw.strata)
-    if fill and wanted < risk_budget:
+    if fill == "scale" and wanted < risk_budget:
         for _attempt in range(20):
             scale = (scale * risk_budget / wanted).quantize(Decimal("0.0001"), rounding=ROUND_CEILING)
             draw = published_draw(context, plan_for(context, year, scale, supervision=supervision), candidates, year)
             wanted = sum(stratum.wanted for stratum in draw.strata)
             if wanted >= risk_budget or all(s.wanted == s.population for s in draw.strata):
                 break
+    filled: dict[str, int] = {}
+    if fill == "priority":
+        filled = priority_fill(context, draw, categories, colours, year)
     targets = {target.enterprise_id: target.arm for target in draw.targets}
     # Measured after the draw (the dashboard's "per category" figure); the draw never sees outcomes.
     by_category: dict[str, list[int]] = {}
@@ -485,8 +561,49 @@ def risk_based(
         "risk_arm_by_category": {str(k): v for k, v in by_category.items()},
         "wanted": float(wanted),
         "ratio_scale": float(scale),
+        "filled": filled,
     }
     return targets, extra
+
+
+def priority_fill(context: Context, draw: Draw, categories: list[str], colours: list[str | None], year: int) -> dict[str, int]:
+    """(b‴) Bench-only, not JQS-DRAW-1: spend the risk-arm budget the strata did not want, in category order.
+
+    After the published draw (each stratum its policy want), the budget left over goes to the tightened
+    enterprises not yet drawn, then routine, then responsibility, then credit, each category up to all of its
+    enterprises. Within a category the extra enterprises are taken by the published risk key, pooled over the
+    category's colour strata: a uniform sample of the category's undrawn enterprises, which within each
+    stratum continues the stratum's own key order. Appends the targets to ``draw``; returns the number added
+    per category.
+    """
+    population = context.population
+    keys = context.risk_keys(year)
+    drawn = {target.enterprise_id for target in draw.targets}
+    leftover = context.params.budget - len(draw.targets)
+    added: dict[str, int] = {}
+    for category in Category:
+        if leftover <= 0:
+            break
+        rest = sorted((keys[i], i) for i in range(population.size) if categories[i] == category and i not in drawn)
+        for rank, (key, i) in enumerate(rest[:leftover], start=1):
+            colour = colours[population.town_of[i]]
+            draw.targets.append(
+                DrawnTarget(
+                    i,
+                    population.credit_codes[i],
+                    "",
+                    DrawArm.RISK,
+                    f"{category.value}/{colour or 'none'}",
+                    rank,
+                    key,
+                    f"leftover budget, {category.value}: rank {rank} of {len(rest)}",
+                )
+            )
+        taken = min(leftover, len(rest))
+        if taken:
+            added[category.value] = taken
+        leftover -= taken
+    return added
 
 
 def ranked(context: Context, ledger: Ledger, year: int) -> tuple[dict[int, str], dict]:
@@ -511,16 +628,24 @@ def ranked(context: Context, ledger: Ledger, year: int) -> tuple[dict[int, str],
     return {i: "ranked" for i in order[: context.params.budget]}, {}
 
 
-# A policy an administrator could adopt instead of the default table: every risk enterprise is tightened.
-RISK_FIRST = SupervisionPolicy(medium_risk=Category.TIGHTENED, low_risk=Category.TIGHTENED)
+def risk_first(policy: SupervisionPolicy) -> SupervisionPolicy:
+    """A table an administrator could adopt instead of the default one: every risk enterprise is tightened."""
+    variant = copy.copy(policy)
+    variant.medium_risk = variant.low_risk = Category.TIGHTENED
+    return variant
+
 
 STRATEGIES = {
     "uniform": ("(a) uniform 双随机", uniform),
-    "risk_default": ("(b) risk-based, policy ratios", lambda c, ledger, y: risk_based(c, ledger, y, fill=False)),
-    "risk_filled": ("(b′) risk-based, ratios scaled to the budget", lambda c, ledger, y: risk_based(c, ledger, y, fill=True)),
+    "risk_default": ("(b) risk-based, policy ratios", lambda c, ledger, y: risk_based(c, ledger, y)),
+    "risk_filled": ("(b′) risk-based, ratios scaled to the budget", lambda c, ledger, y: risk_based(c, ledger, y, fill="scale")),
     "risk_first": (
         "(b″) variant: every risk enterprise tightened",
-        lambda c, ledger, y: risk_based(c, ledger, y, fill=True, supervision=RISK_FIRST),
+        lambda c, ledger, y: risk_based(c, ledger, y, fill="scale", supervision=risk_first(c.supervision)),
+    ),
+    "risk_priority": (
+        "(b‴) leftover budget filled in category order",
+        lambda c, ledger, y: risk_based(c, ledger, y, fill="priority"),
     ),
     "oracle": ("(c) oracle", oracle),
     "ranked": ("(d) diagnostic: greedy ranking, same data", ranked),
@@ -731,7 +856,7 @@ def run(params: Params, strategies: tuple[str, ...] = tuple(STRATEGIES)) -> Resu
     started = time.perf_counter()
     population = build_population(params)
     world = build_world(population)
-    context = Context(population, world)
+    context = Context(population, world, **rule_policies(params.rules))
     history = Ledger.empty(population)
     for year in range(params.history_years):
         history.record(population, world, year, uniform(context, history, year)[0])
