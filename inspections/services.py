@@ -16,10 +16,11 @@ RISK_EVENT_PREFIX = "抽查 "
 
 
 @transaction.atomic
-def risk_events_record_from_spot_checks(*, batch_size: int = 5000) -> dict:
+def risk_events_record_from_spot_checks(*, enterprise_ids: list[int] | None = None, batch_size: int = 5000) -> dict:
     """A non-conforming spot-check result is a risk event of its enterprise (dated the sampling date).
 
-    Only results without their event yet are read, so a second run writes nothing.
+    Only results without their event yet are read, so a second run writes nothing. ``enterprise_ids`` limits it
+    to those enterprises (the feedback of one new result).
     """
     # Set-based, the rows never travel through Python (``batch_size`` is no longer needed). Reading them through
     # a server-side cursor let PostgreSQL plan the anti-join for the first rows: a nested loop over every event,
@@ -27,13 +28,17 @@ def risk_events_record_from_spot_checks(*, batch_size: int = 5000) -> dict:
     # INSERT whose NOT EXISTS reads its own, still empty, target table can re-scan the rows it is adding.
     events, results, missing = RiskEvent._meta.db_table, SpotCheckResult._meta.db_table, "jqs_missing_events"
     kind = RiskEventKind.NONCONFORMING_SPOT_CHECK.value
+    only, only_params = "", []
+    if enterprise_ids is not None:
+        only = f" AND s.enterprise_id IN ({', '.join(['%s'] * len(enterprise_ids)) or 'NULL'})"
+        only_params = list(enterprise_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {missing} AS SELECT s.enterprise_id, s.product_id, s.checked_on, "
             f"%s || s.lab_report_number AS source_ref, SUBSTR(s.failed_items, 1, 500) AS description, s.is_demo FROM {results} s "
-            f"WHERE NOT s.conforming AND NOT EXISTS (SELECT 1 FROM {events} e "
+            f"WHERE NOT s.conforming{only} AND NOT EXISTS (SELECT 1 FROM {events} e "
             "WHERE e.enterprise_id = s.enterprise_id AND e.kind = %s AND e.source_ref = %s || s.lab_report_number)",
-            [RISK_EVENT_PREFIX, kind, RISK_EVENT_PREFIX],
+            [RISK_EVENT_PREFIX, *only_params, kind, RISK_EVENT_PREFIX],
         )
         cursor.execute(
             f"INSERT INTO {events} (enterprise_id, product_id, kind, occurred_on, source_ref, description, is_demo) "

@@ -117,7 +117,7 @@ def enterprise_feedback(enterprise_id: int, as_of: dt.date | None = None, *, rec
     limited to it), then the region colours and the index of the period are recomputed (``regions_recolour``;
     the Celery task passes ``recolour=False`` and queues one coalesced recolouring instead)."""
     as_of = as_of or timezone.localdate()
-    risk_events_record_from_spot_checks()
+    risk_events_record_from_spot_checks(enterprise_ids=[enterprise_id])
     policy = SupervisionPolicy.in_force(_end_of(as_of))
     classified = enterprises_classify(as_of=as_of, policy=policy, enterprise_ids=[enterprise_id])
     categorised = enterprises_categorise(policy=policy, enterprise_ids=[enterprise_id], as_of=as_of)

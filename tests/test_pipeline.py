@@ -24,7 +24,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from enterprises.models import Category, Enterprise, RiskClass, RiskEventKind, RiskReason, Status, SupervisionPolicy
+from enterprises.models import Category, Enterprise, RiskClass, RiskEvent, RiskEventKind, RiskReason, Status, SupervisionPolicy
 from inspections.models import SpotCheckResult
 from jiaxing_qs.pipeline import STAGES, month_ends_before, run_pipeline
 from products.models import Grade, GradingPolicy, HarmSeverity, LicenceType, Product
@@ -335,3 +335,14 @@ def test_on_workers_a_burst_of_results_queues_one_delayed_recolouring(settings, 
     time.sleep(1.1)  # the run is due: the next result queues the next run
     tasks.enqueue_recolour(AS_OF)
     assert len(queued) == 2
+
+
+def test_the_feedback_of_one_result_records_only_its_enterprises_risk_events(town):
+    from inspections.services import risk_events_record_from_spot_checks
+
+    first, second = EnterpriseFactory(town=town), EnterpriseFactory(town=town)
+    for enterprise in (first, second):
+        SpotCheckResultFactory(enterprise=enterprise, conforming=False, checked_on=AS_OF - dt.timedelta(days=10))
+    assert risk_events_record_from_spot_checks(enterprise_ids=[first.pk])["recorded"] == 1
+    assert set(RiskEvent.objects.values_list("enterprise_id", flat=True)) == {first.pk}
+    assert risk_events_record_from_spot_checks()["recorded"] == 1, "the nightly run records the rest"
