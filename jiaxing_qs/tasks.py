@@ -1,6 +1,9 @@
 """Celery tasks of the pipeline: thin wrappers that take plain values and call the stage's service."""
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from celery import shared_task
 
@@ -56,6 +59,23 @@ def recolour_regions(as_of: str) -> dict:
     return regions_recolour(dt.date.fromisoformat(as_of))
 
 
+_deferred_recolours: ContextVar[set | None] = ContextVar("deferred_recolours", default=None)
+
+
+@contextmanager
+def recolours_deferred() -> Iterator[None]:
+    """Inside the block, recolourings asked for are collected and run once each at its end: a batch of results
+    entered in one go (an import, the demo) recolours once, not once per result."""
+    token = _deferred_recolours.set(set())
+    try:
+        yield
+        days = _deferred_recolours.get()
+    finally:
+        _deferred_recolours.reset(token)
+    for day in sorted(days):
+        enqueue_recolour(day)
+
+
 def enqueue_recolour(as_of: dt.date) -> None:
     """Queue one recolouring of ``as_of``'s period, coalescing the requests of a busy moment.
 
@@ -67,6 +87,10 @@ def enqueue_recolour(as_of: dt.date) -> None:
     from django.conf import settings
     from django.core.cache import cache
 
+    deferred = _deferred_recolours.get()
+    if deferred is not None:
+        deferred.add(as_of)
+        return
     if settings.CELERY_TASK_ALWAYS_EAGER:
         recolour_regions.delay(as_of.isoformat())
         return

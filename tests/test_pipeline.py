@@ -346,3 +346,15 @@ def test_the_feedback_of_one_result_records_only_its_enterprises_risk_events(tow
     assert risk_events_record_from_spot_checks(enterprise_ids=[first.pk])["recorded"] == 1
     assert set(RiskEvent.objects.values_list("enterprise_id", flat=True)) == {first.pk}
     assert risk_events_record_from_spot_checks()["recorded"] == 1, "the nightly run records the rest"
+
+
+def test_recolourings_asked_for_in_a_batch_run_once_at_its_end(monkeypatch):
+    from jiaxing_qs import tasks
+
+    ran = []
+    monkeypatch.setattr(tasks.recolour_regions, "delay", ran.append)
+    with tasks.recolours_deferred():
+        for _result in range(3):
+            tasks.enqueue_recolour(AS_OF)
+        assert ran == []
+    assert ran == [AS_OF.isoformat()]

@@ -3,7 +3,10 @@ deterministic, idempotent, and coloured the way the demo story needs)."""
 
 import datetime as dt
 import hashlib
+import itertools
+import types
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,7 +17,25 @@ from django.db.models import Count
 
 from enterprises.models import Enterprise, EnterpriseProduct, RiskEvent
 from enterprises.validators import uscc_problem
-from inspections.models import ResultSource, SpotCheckResult
+from inspections.models import (
+    CheckItemResult,
+    CheckResult,
+    Conclusion,
+    InspectionPlan,
+    InspectionTask,
+    Notification,
+    OrderStatus,
+    PlanPopulation,
+    PlanStatus,
+    RectificationOrder,
+    ResultSource,
+    SpotCheckResult,
+    TaskAssignment,
+    TaskKind,
+    TaskStatus,
+)
+from jiaxing_qs.demo.loop import REPORTED_SHARE
+from jiaxing_qs.demo.places import COUNTIES
 from products.imports import CATALOGUE_CSV, CHECKLISTS_CSV, catalogue_import, read_csv
 from products.models import ChecklistItem, LicenceType, Product, ProductClass
 from regions.geometry import point_in_geometry
@@ -27,8 +48,13 @@ SMALL = 400
 
 
 def seed(enterprises: int = SMALL, **options) -> str:
+    """Seed the demo. Each plan draws with a fresh random seed; here every seeding's plans get the same seeds,
+    so its loop is reproducible too."""
+    numbers = itertools.count(1)
+    fixed_seeds = types.SimpleNamespace(token_hex=lambda n: f"{next(numbers):0{2 * n}x}")
     out = StringIO()
-    call_command("seed_demo", enterprises=enterprises, seed=options.pop("seed", 2026), as_of=AS_OF, stdout=out, **options)
+    with mock.patch("inspections.plans.secrets", fixed_seeds):
+        call_command("seed_demo", enterprises=enterprises, seed=options.pop("seed", 2026), as_of=AS_OF, stdout=out, **options)
     return out.getvalue()
 
 
@@ -49,7 +75,18 @@ def demo_fingerprint() -> dict:
         "users": checksum(get_user_model().objects.order_by("username").values_list("username", "password", "is_staff", "first_name")),
         "groups": checksum(Group.objects.order_by("name").annotate(n=Count("permissions")).values_list("name", "n")),
         "credit_codes": checksum(demo.values_list("credit_code", flat=True)),
+        "plans": InspectionPlan.objects.filter(is_demo=True).count(),
+        "tasks": InspectionTask.objects.filter(enterprise__is_demo=True).count(),
+        "check_results": CheckResult.objects.filter(task__enterprise__is_demo=True).count(),
+        "orders": RectificationOrder.objects.filter(enterprise__is_demo=True).count(),
+        "notifications": Notification.objects.filter(task__enterprise__is_demo=True).count(),
     }
+
+
+def loop_refs() -> list[str]:
+    """The risk events' references to the loop's results (their numbers carry database ids)."""
+    reported = SpotCheckResult.objects.filter(is_demo=True, source=ResultSource.INSPECTION)
+    return [f"抽查 {number}" for number in reported.values_list("lab_report_number", flat=True)]
 
 
 def generated_data() -> dict:
@@ -64,14 +101,30 @@ def generated_data() -> dict:
             .values_list("enterprise__credit_code", "product__code", "licence_number", "licence_expiry")
         ),
         "results": checksum(
-            SpotCheckResult.objects.filter(is_demo=True)
+            SpotCheckResult.objects.filter(is_demo=True, source=ResultSource.IMPORTED)
             .order_by("lab_report_number")
             .values_list("lab_report_number", "enterprise__credit_code", "product__code", "checked_on", "conforming", "failed_items")
         ),
         "events": checksum(
             RiskEvent.objects.filter(is_demo=True)
+            .exclude(source_ref__in=loop_refs())
             .order_by("enterprise__credit_code", "kind", "source_ref")
             .values_list("enterprise__credit_code", "kind", "source_ref", "occurred_on")
+        ),
+        "tasks": checksum(
+            InspectionTask.objects.filter(enterprise__is_demo=True)
+            .order_by("enterprise__credit_code", "kind")
+            .values_list("plan__scope__code", "enterprise__credit_code", "product__code", "kind", "arm", "stratum", "draw_rank", "status")
+        ),
+        "officers": checksum(
+            TaskAssignment.objects.filter(task__enterprise__is_demo=True)
+            .order_by("task__enterprise__credit_code", "task__kind", "position")
+            .values_list("task__enterprise__credit_code", "task__kind", "officer__username")
+        ),
+        "check_results": checksum(
+            CheckResult.objects.filter(task__enterprise__is_demo=True)
+            .order_by("task__enterprise__credit_code")
+            .values_list("task__enterprise__credit_code", "conclusion", "checked_on", "submitted_by__username", "co_inspector__username")
         ),
     }
 
@@ -257,3 +310,75 @@ def test_full_size_seed_shows_every_colour_among_towns_and_differing_county_colo
     assert {counties["330402"], counties["330424"]} == {Colour.GREEN}  # 南湖, 海盐
     batches_last_year = SpotCheckResult.objects.filter(is_demo=True, checked_on__gt=AS_OF - dt.timedelta(days=365)).count()
     assert 3000 <= batches_last_year <= 4500
+
+
+@pytest.mark.slow
+def test_the_demo_closes_the_loop_with_a_dispatched_plan_per_county_results_and_rectification(client):
+    output = seed()
+
+    plans = list(InspectionPlan.objects.filter(is_demo=True).select_related("scope", "created_by", "approved_by"))
+    assert sorted(plan.scope.code for plan in plans) == sorted(COUNTIES)
+    for plan in plans:
+        supervisor = f"supervisor_{COUNTIES[plan.scope.code].pinyin}"
+        assert plan.status == PlanStatus.DISPATCHED
+        assert plan.name == f"{plan.scope.name} 2026 年度产品质量监督抽查计划（演示）"
+        assert (plan.period_start, plan.period_end) == (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+        assert plan.created_by.username == plan.approved_by.username == supervisor
+        assert plan.tasks.exists() and PlanPopulation.objects.filter(plan=plan).exists()
+        assert client.get(f"/public/plans/{plan.pk}/").status_code == 200
+
+    tasks = InspectionTask.objects.filter(plan__is_demo=True)
+    assert not tasks.filter(status=TaskStatus.UNSTAFFED).exists()
+    for task in tasks.select_related("plan__scope").prefetch_related("assignments__officer__staff_profile"):
+        officers = [assignment.officer for assignment in task.assignments.all()]
+        assert len(officers) == 2
+        assert {officer.staff_profile.jurisdiction_id for officer in officers} == {task.plan.scope_id}
+        assert all(officer.username.startswith(f"inspector_{COUNTIES[task.plan.scope.code].pinyin}_") for officer in officers)
+    assert Notification.objects.filter(task__plan__is_demo=True, purpose="dispatch").count() == 2 * tasks.count()
+
+    results = CheckResult.objects.filter(task__plan__is_demo=True)
+    assert results.count() == round(REPORTED_SHARE * tasks.count())
+    assert set(tasks.filter(result__isnull=False).values_list("status", flat=True)) == {TaskStatus.SUBMITTED}
+    assert not results.filter(checked_on__gt=AS_OF).exists()
+    assert not results.exclude(spot_check__source=ResultSource.INSPECTION, spot_check__is_demo=True).exists()
+    failed = results.filter(conclusion=Conclusion.NONCONFORMING)
+    assert 0 < failed.count() < results.count()
+    assert CheckItemResult.objects.filter(result__in=failed, outcome="nonconforming").exclude(note="").count() >= failed.count()
+    orders = RectificationOrder.objects.filter(result__in=failed)
+    assert orders.count() == failed.count() and set(orders.values_list("status", flat=True)) == {OrderStatus.RECTIFYING}
+    reinspections = InspectionTask.objects.filter(order__in=orders, kind=TaskKind.REINSPECTION, status=TaskStatus.ASSIGNED)
+    assert reinspections.count() == orders.count()
+    assert not RectificationOrder.objects.filter(result__conclusion=Conclusion.CONFORMING).exists()
+    assert (
+        f"plans: 7 dispatched, {tasks.count()} tasks, {results.count()} results ({failed.count()} non-conforming), "
+        f"{orders.count()} rectification orders" in output
+    )
+
+
+@pytest.mark.slow
+def test_a_reset_removes_the_loop_and_seeding_again_adds_no_second_one():
+    seed()
+    before = {
+        model: set(model.objects.filter(**{path: True}).values_list("pk", flat=True))
+        for model, path in [
+            (InspectionPlan, "is_demo"),
+            (InspectionTask, "enterprise__is_demo"),
+            (TaskAssignment, "task__enterprise__is_demo"),
+            (CheckResult, "task__enterprise__is_demo"),
+            (CheckItemResult, "result__task__enterprise__is_demo"),
+            (RectificationOrder, "enterprise__is_demo"),
+            (Notification, "task__enterprise__is_demo"),
+            (PlanPopulation, "plan__is_demo"),
+        ]
+    }
+    assert all(before.values())
+
+    seed()
+    assert InspectionPlan.objects.count() == 7 and CheckResult.objects.count() == len(before[CheckResult])
+
+    seed(reset=True)
+    for model, pks in before.items():
+        assert not model.objects.filter(pk__in=pks).exists(), model
+    for model in (InspectionPlan, InspectionTask, CheckResult, RectificationOrder):
+        assert not model.history.filter(id__in=before[model]).exists(), model
+    assert InspectionPlan.objects.count() == 7 and CheckResult.objects.count() == len(before[CheckResult])

@@ -1,4 +1,5 @@
-"""seed_demo: divisions, catalogue, staff, ~7000 synthetic enterprises with their history, then the pipeline.
+"""seed_demo: divisions, catalogue, staff, ~7000 synthetic enterprises with their history, the pipeline, then the
+closed loop (a dispatched plan per county, results reported on part of its tasks: see ``loop``).
 
 Each phase runs in its own transaction and reports its time. Generation draws from one
 ``random.Random(seed)`` in a fixed order, so the same seed and ``as_of`` give the same data; dates are
@@ -32,6 +33,7 @@ from regions.periods import months_before, period_of
 
 from .enterprises import demo_products, demo_towns, generate_enterprises, save_enterprises
 from .history import generate_history, save_history
+from .loop import demo_loop, demo_loop_counts
 from .users import DEMO_PASSWORD, DemoUser, demo_users_delete, demo_users_upsert
 
 CITY_CODE = "330400"
@@ -187,10 +189,22 @@ def _generate(rng: random.Random, *, enterprises: int, as_of: dt.date, tags: dic
         message.append(f"{len(results)} spot checks ({failed} non-conforming), {len(events)} other risk events")
 
 
+def _close_the_loop(rng: random.Random, *, as_of: dt.date, report: SeedReport, log) -> None:
+    """Not one transaction: the approval's dispatch and each result's feedback run when their own commit does."""
+    with _phase(report, "loop", log) as message:
+        loop = demo_loop(rng, as_of=as_of, city_code=CITY_CODE)
+        tasks = sum(plan.tasks.count() for plan in loop.plans)
+        message.append(
+            f"{len(loop.plans)} plans dispatched with {tasks} tasks, {loop.results} results reported ({loop.nonconforming} non-conforming)"
+        )
+        if loop.without_supervisor:
+            message.append(f"no plan where a real user holds the supervisor's login: {', '.join(loop.without_supervisor)}")
+
+
 def seed_demo(*, enterprises: int = 7000, seed: int = 2026, as_of: dt.date | None = None, reset: bool = False, log=None) -> SeedReport:
     """Load the demo: divisions (if missing), catalogue and users (upserted), then — unless demo
-    enterprises exist and ``reset`` is off — enterprises, products made, spot checks and risk events, and
-    the pipeline as of ``as_of`` with 12 months of backfill so the monthly trend has 13 points.
+    enterprises exist and ``reset`` is off — enterprises, products made, spot checks and risk events, the
+    pipeline as of ``as_of`` with 12 months of backfill so the monthly trend has 13 points, and the closed loop.
     """
     log = log or (lambda line: None)
     as_of = as_of or timezone.localdate()
@@ -220,6 +234,7 @@ def seed_demo(*, enterprises: int = 7000, seed: int = 2026, as_of: dt.date | Non
     with _phase(report, "pipeline", log) as message:
         call_command("run_pipeline", as_of=as_of, backfill_months=BACKFILL_MONTHS, stdout=io.StringIO())
         message.append(f"{BACKFILL_MONTHS + 1} monthly runs up to {as_of}")
+    _close_the_loop(random.Random(seed), as_of=as_of, report=report, log=log)
     _summarise(report)
     return report
 
@@ -234,6 +249,7 @@ def _summarise(report: SeedReport) -> None:
         "non_conforming": SpotCheckResult.objects.filter(is_demo=True, conforming=False).count(),
         "risk_events": RiskEvent.objects.filter(is_demo=True).count(),
         "risk_enterprises": demo.filter(risk_class=RiskClass.RISK).count(),
+        **demo_loop_counts(),
     }
     period = period_of(report.as_of)
     year_ago = period_of(months_before(period, BACKFILL_MONTHS))
@@ -265,6 +281,9 @@ def summary_lines(report: SeedReport) -> list[str]:
         f"  {counts['enterprises']} enterprises ({counts['closed']} closed), {counts['products_made']} products made, "
         f"{counts['spot_checks']} spot checks ({counts['non_conforming']} non-conforming), {counts['risk_events']} risk events, "
         f"{counts['risk_enterprises']} risk enterprises",
+        f"  plans: {counts['plans_dispatched']} dispatched, {counts['tasks']} tasks{_unstaffed(counts)}, {counts['results']} results "
+        f"({counts['results_nonconforming']} non-conforming), {counts['orders']} rectification orders, "
+        f"{counts['notifications']} notifications to officers",
         "County colours (share of active enterprises that are risk enterprises; 12 months earlier in brackets):",
     ]
     for county in report.counties:
@@ -276,6 +295,10 @@ def summary_lines(report: SeedReport) -> list[str]:
     lines.append("Towns: " + ", ".join(f"{report.towns.get(colour, 0)} {colour}" for colour in COLOURS))
     lines.append("Timings: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds, _ in report.phases))
     return lines + _login_lines(report)
+
+
+def _unstaffed(counts: dict) -> str:
+    return f" ({counts['tasks_unstaffed']} unstaffed)" if counts["tasks_unstaffed"] else ""
 
 
 def _login_lines(report: SeedReport) -> list[str]:
