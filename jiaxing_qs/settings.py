@@ -143,6 +143,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # on most requests. Without one, each process would keep its own copy and a logout would end the session only
 # in the process that served it, so sessions are then read from the database.
 SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if CACHE_URL else "db")
+AUTHENTICATION_BACKENDS = ["jiaxing_qs.auth.StaffModelBackend"]  # the user comes with their staff profile
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

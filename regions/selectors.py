@@ -6,27 +6,36 @@ from django.db.models import Max, Q
 
 from .models import Colour, ColourThresholds, Level, Region, RegionSnapshot, Role, StaffProfile, code_prefix
 
+PROFILE_LOADED = "_jqs_staff_profile_loaded"  # marks a user whose staff_profile was loaded with it (jiaxing_qs.auth)
+
+
+def _staff_profile(user) -> StaffProfile | None:
+    """The user's staff profile: the one loaded with a request's user (jiaxing_qs.auth), else one query."""
+    if not user.is_authenticated:
+        return None
+    if getattr(user, PROFILE_LOADED, False):
+        try:
+            return user.staff_profile
+        except StaffProfile.DoesNotExist:
+            return None
+    return StaffProfile.objects.filter(user=user).select_related("jurisdiction").first()
+
 
 def jurisdiction_of(user) -> Region | None:
     """The division a user works in: their staff profile's jurisdiction; None means everywhere (superusers)."""
-    profile = StaffProfile.objects.filter(user=user).select_related("jurisdiction").first() if user.is_authenticated else None
+    profile = _staff_profile(user)
     return profile.jurisdiction if profile else None
 
 
 def role_of(user) -> str | None:
-    if not user.is_authenticated:
-        return None
-    profile = StaffProfile.objects.filter(user=user).only("role").first()
-    if profile:
-        return profile.role
-    return Role.ADMINISTRATOR if user.is_superuser else None
+    return role_and_jurisdiction_of(user)[0]
 
 
 def role_and_jurisdiction_of(user) -> tuple[str | None, Region | None]:
-    """``role_of`` and ``jurisdiction_of`` in one query (the API asks both on every request)."""
+    """The user's role (superusers without a profile: city-wide administrators) and jurisdiction."""
     if not user.is_authenticated:
         return None, None
-    profile = StaffProfile.objects.filter(user=user).select_related("jurisdiction").first()
+    profile = _staff_profile(user)
     if profile:
         return profile.role, profile.jurisdiction
     return (Role.ADMINISTRATOR if user.is_superuser else None), None
