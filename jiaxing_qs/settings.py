@@ -202,7 +202,7 @@ MEDIA_ROOT = VAR_DIR / "media"
 MAP_TILE_URL = envstr("MAP_TILE_URL")
 # A repeated map request of one session is answered from the worker's memory for this long (0: off); a change
 # made in another process (logout, new colours) shows within it. regions/map_cache.py says why.
-MAP_MICROCACHE_SECONDS = envint("MAP_MICROCACHE_SECONDS", 2)
+MAP_MICROCACHE_SECONDS = envint("MAP_MICROCACHE_SECONDS", 5)
 MAP_TILE_ATTRIBUTION = envstr("MAP_TILE_ATTRIBUTION")
 LEAFLET_CONFIG = {
     "TILES": [(_("Base map"), MAP_TILE_URL, {"attribution": MAP_TILE_ATTRIBUTION})] if MAP_TILE_URL else [],

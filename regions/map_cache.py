@@ -7,7 +7,7 @@ the full URL, the encoding and the language asked for. Only responses the view m
 200 that sets no cookie) are kept, so the first request of every session — and every request after an
 entry expires — goes through sessions, authentication and the jurisdiction rules as usual.
 
-What a hit can miss is bounded by ``MAP_MICROCACHE_SECONDS`` (default 2 s; 0 turns the cache off):
+What a hit can miss is bounded by ``MAP_MICROCACHE_SECONDS`` (default 5 s; 0 turns the cache off):
 a logout, a role or jurisdiction change or a new colouring made in *another* process shows within that
 time. In this process they show at once: the signals below empty the cache.
 """
