@@ -134,13 +134,10 @@ def notification_send(*, notification_id: int) -> str:
     """
     with transaction.atomic():
         notification = Notification.objects.select_for_update().select_related("recipient").get(pk=notification_id)
-        if notification.status == NotificationStatus.SENT:
-            return NotificationStatus.SENT  # a retried task after success: nothing to do
-        now = timezone.now()
-        if notification.status == NotificationStatus.SENDING and notification.claimed_at and notification.claimed_at > now - SEND_LEASE:
-            return NotificationStatus.SENDING  # another worker is sending it now
+        if not unsent(Notification.objects.filter(pk=notification.pk)).exists():
+            return notification.status  # sent already (a retried task after success), or being sent by another worker
         notification.attempts += 1
-        notification.status, notification.claimed_at = NotificationStatus.SENDING, now
+        notification.status, notification.claimed_at = NotificationStatus.SENDING, timezone.now()
         notification.save(update_fields=["attempts", "status", "claimed_at"])
     region = notification.task.enterprise.town if notification.task_id else None
     setting = setting_for(region)

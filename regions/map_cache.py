@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import user_logged_in, user_logged_out
+from django.contrib.auth import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse, HttpResponseNotModified
 from django.urls import reverse
@@ -138,8 +138,8 @@ def _connect_invalidation() -> None:
 
     from .models import ColourThresholds, Region, RegionSnapshot, StaffProfile
 
-    for signal in (user_logged_in, user_logged_out):
-        signal.connect(map_microcache.clear, dispatch_uid=f"map_microcache_{signal}")
+    # A login saves the user (last_login): post_save below covers it. A logout saves nothing.
+    user_logged_out.connect(map_microcache.clear, dispatch_uid="map_microcache_logout")
     for model in (get_user_model(), StaffProfile, Region, RegionSnapshot, ColourThresholds):
         for signal in (post_save, post_delete):
             signal.connect(map_microcache.clear, sender=model, dispatch_uid=f"map_microcache_{model.__name__}_{id(signal)}")

@@ -24,7 +24,7 @@ from django.utils import timezone
 from simple_history.utils import get_history_model_for_model
 
 from enterprises.models import Enterprise, EnterpriseProduct, RiskClass, RiskEvent, Status, SupervisionPolicy
-from inspections.models import SpotCheckResult
+from inspections.models import InspectionTask, SpotCheckResult
 from jiaxing_qs.history import history_paused
 from products.imports import CATALOGUE_CSV, CHECKLISTS_CSV, catalogue_import, industry_tags, read_csv
 from regions.imports import load_jiaxing
@@ -193,7 +193,7 @@ def _close_the_loop(rng: random.Random, *, as_of: dt.date, report: SeedReport, l
     """Not one transaction: the approval's dispatch and each result's feedback run when their own commit does."""
     with _phase(report, "loop", log) as message:
         loop = demo_loop(rng, as_of=as_of, city_code=CITY_CODE)
-        tasks = sum(plan.tasks.count() for plan in loop.plans)
+        tasks = InspectionTask.objects.filter(plan__in=loop.plans).count()
         message.append(
             f"{len(loop.plans)} plans dispatched with {tasks} tasks, {loop.results} results reported ({loop.nonconforming} non-conforming)"
         )
