@@ -27,3 +27,10 @@ class JiaxingQsConfig(AppConfig):
     default = True
     name = "jiaxing_qs"
     verbose_name = "Jiaxing QS"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from .rules import rule_defaults_ensure
+
+        post_migrate.connect(rule_defaults_ensure, dispatch_uid="jiaxing_qs.rule_defaults")

@@ -31,16 +31,14 @@ class RuleVersion(models.Model):
 
     @classmethod
     def in_force(cls, at=None):
-        """The version in force at ``at`` (default now); the documented defaults when none was ever saved."""
+        """The version in force at ``at`` (default now): the newest whose ``valid_from`` has passed, else the
+        earliest (a date before the first version is read with the first rules). A read: it never writes; the
+        documented defaults are written once, by ``rule_defaults_ensure`` after every migrate."""
         at = at or timezone.now()
         version = cls.objects.filter(valid_from__lte=at).order_by("-valid_from", "-id").first()
+        version = version or cls.objects.order_by("valid_from", "id").first()
         if version is None:
-            version = cls.objects.order_by("valid_from", "id").first()
-        if version is None:
-            version = cls.objects.create(
-                valid_from=timezone.make_aware(timezone.datetime(2000, 1, 1)),
-                reason="系统默认值 / system defaults",
-            )
+            raise cls.DoesNotExist(f"no version of {cls.__name__}: run `python manage.py migrate`, which writes the defaults")
         return version
 
     def previous(self):
@@ -51,3 +49,18 @@ class RuleVersion(models.Model):
             .order_by("-valid_from", "-id")
             .first()
         )
+
+
+DEFAULTS_VALID_FROM = (2000, 1, 1)
+DEFAULTS_REASON = "系统默认值 / system defaults"
+
+
+def rule_defaults_ensure(sender=None, **kwargs) -> None:
+    """Write the documented defaults of every rule model of ``sender`` (an app config) that has no version yet.
+
+    Connected to ``post_migrate``, so a fresh database (and a test database after a flush) starts with them, valid
+    since 2000: reading the rules in force never has to create rows."""
+    models_of = sender.get_models() if sender is not None else []
+    for model in models_of:
+        if issubclass(model, RuleVersion) and not model.objects.exists():
+            model.objects.create(valid_from=timezone.make_aware(timezone.datetime(*DEFAULTS_VALID_FROM)), reason=DEFAULTS_REASON)

@@ -1,4 +1,14 @@
-"""Shared fixtures: the real Jiaxing divisions, a small region tree, the cast of users, and factories.
+"""Shared fixtures: the clock, the real Jiaxing divisions, a small region tree, the cast of users, and factories.
+
+The clock (one convention for the whole suite): every test runs on the business day ``TEST_TODAY``, the clock
+travelled to ``TEST_NOW`` (10:00 in Shanghai, ticking) before the test starts, so "now", "today", rule versions'
+``valid_from``, ``created_at`` and Celery countdowns agree with the fixed dates the tests are written with. Derive
+a test's dates from ``TEST_TODAY`` (``AS_OF = TEST_TODAY``) and move the clock only with ``time_machine`` (the
+fixture's ``move_to``, or ``time_machine.travel``, nested inside this one). The browser tests' server runs in this
+process and so on this clock too (cookies carry a Max-Age, which the browser counts on its own clock). Tests whose
+server-side code runs in another process (a Celery worker) are marked ``real_clock``: that process's clock cannot
+be moved with the test's, so they take their dates from ``timezone.localdate()`` and never mix them with fixed dates.
+``.ci/run`` proves the convention by running the suite again with the machine's clock a year ahead.
 
 Fixtures build on each other: ``region_tree`` → ``county`` / ``other_county`` / ``town`` → the staff
 fixtures (``supervisor``, ``inspector``, ``administrator`` of ``county``; ``outsider`` from ``other_county``)
@@ -11,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.utils import translation
 
@@ -31,6 +42,7 @@ from products.models import Product
 from regions.imports import load_jiaxing
 from regions.models import Level, Region, Role
 
+from .clock import TEST_NOW
 from .factories import (
     EnterpriseFactory,
     EnterpriseProductFactory,
@@ -41,6 +53,16 @@ from .factories import (
     StaffProfileFactory,
     UserFactory,
 )
+
+
+@pytest.fixture(autouse=True)
+def clock(request):
+    """The suite's clock: ``TEST_NOW``, ticking (timeouts, cache expiry and sleeps behave), unless ``real_clock``."""
+    if request.node.get_closest_marker("real_clock"):
+        yield None
+        return
+    with time_machine.travel(TEST_NOW, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ as their UPDATEs, once per change, nothing on a run that changes nothing.
 
 import datetime as dt
 import uuid
-import zoneinfo
 
 import pytest
 from django.conf import settings
@@ -30,12 +29,12 @@ from products.models import ChecklistItem, Grade, GradeChange, HarmSeverity, Pro
 from products.services import product_override_grade, products_grade
 from regions.models import Role
 
+from .clock import SHANGHAI, TEST_TODAY
 from .factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, RiskEventFactory, StaffProfileFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-TODAY = dt.date(2026, 11, 26)
+TODAY = TEST_TODAY
 AS_OF = dt.date(2026, 10, 31)
 
 

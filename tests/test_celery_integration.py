@@ -20,7 +20,7 @@ from regions.models import Colour, Region, RegionSnapshot
 from .services import require_postgres, require_redis, shared_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.real_clock, pytest.mark.django_db(transaction=True)]
 
 
 def credit_code(serial: int) -> str:

@@ -4,7 +4,6 @@ import datetime as dt
 import io
 import threading
 import uuid
-import zoneinfo
 
 import pytest
 from django.conf import settings
@@ -33,13 +32,13 @@ from inspections.models import (
 from products.models import ChecklistItem
 from regions.models import Role
 
+from .clock import SHANGHAI, TEST_TODAY
 from .factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, StaffProfileFactory, UserFactory
 from .services import require_postgres
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-TODAY = dt.date(2026, 11, 26)
+TODAY = TEST_TODAY
 CHECK_POINTS = ["标志标识是否齐全", "生产许可证是否在有效期内", "原材料进货查验记录是否完整"]
 
 

@@ -208,7 +208,6 @@ def _queries_to_classify(enterprises: int) -> int:
 
 
 def test_classification_query_count_does_not_grow_with_enterprises():
-    SupervisionPolicy.in_force()
     small = _queries_to_classify(5)
     Enterprise.objects.all().delete()
     assert _queries_to_classify(60) == small

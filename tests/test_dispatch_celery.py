@@ -22,7 +22,7 @@ from .services import require_postgres, require_redis, shared_database_url
 from .test_celery_integration import ROOT, start_worker, wait_until_ready
 from .test_notifications import DingTalkRobot
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.real_clock, pytest.mark.django_db(transaction=True)]
 
 SECRET = "SECdispatch0123456789"
 APPROVE = """

@@ -4,7 +4,6 @@ risk enterprise on the way. Celery runs eagerly; the clock is frozen at each ste
 
 import datetime as dt
 import uuid
-import zoneinfo
 from decimal import Decimal
 
 import pytest
@@ -33,11 +32,10 @@ from jiaxing_qs.pipeline import run_pipeline
 from products.models import ChecklistItem
 from regions.models import Role
 
+from .clock import SHANGHAI
 from .factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, StaffProfileFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
 def at(day: dt.date):

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from enterprises.models import Category, SupervisionPolicy
+from enterprises.models import Category
 from inspections import kpis
 from inspections.models import (
     CheckResult,
@@ -312,7 +312,6 @@ def test_officers_are_only_compared_in_strata_someone_else_also_checked(region_t
 
 
 def test_the_dashboard_is_a_bounded_number_of_queries(arms, django_assert_max_num_queries):
-    SupervisionPolicy.in_force()  # the defaults are written once, on first use
     with django_assert_max_num_queries(22):
         report = kpis.dashboard(jurisdiction=arms.county_a, a=A, b=B)
     assert len(report.figures) == 4 and len(report.monthly) == 24

@@ -16,9 +16,10 @@ from regions import map_cache
 from regions.map_cache import HIT_HEADER, map_microcache
 from regions.models import Colour
 
+from .clock import TEST_TODAY
 from .factories import EnterpriseFactory, RiskEventFactory, TownFactory
 
-AS_OF = dt.date(2026, 11, 26)
+AS_OF = TEST_TODAY
 MAP_URL = "/api/regions/map/"
 
 pytestmark = pytest.mark.django_db

@@ -10,10 +10,11 @@ from enterprises.models import RiskEventKind
 from jiaxing_qs.pipeline import run_pipeline
 from regions.models import Region, Role
 
+from .clock import TEST_TODAY
 from .factories import EnterpriseFactory, RiskEventFactory, StaffProfileFactory, UserFactory
 from .services import require_browser
 
-AS_OF = dt.date(2026, 11, 26)
+AS_OF = TEST_TODAY
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FILL = {"red": "#d73027", "orange": "#fc8d59", "yellow": "#fee08b", "green": "#1a9850", "too_few": "url(#hatch)"}
 # county code → (active enterprises, risk enterprises): all four colours and "too few" under the defaults.

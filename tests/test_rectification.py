@@ -2,7 +2,6 @@
 
 import datetime as dt
 import uuid
-import zoneinfo
 
 import pytest
 import time_machine
@@ -25,12 +24,12 @@ from inspections.models import (
 from inspections.rectification import objection_record, order_open, order_text, reinspection_recorded
 from regions.models import Role
 
+from .clock import SHANGHAI, TEST_TODAY
 from .factories import EnterpriseFactory, ProductFactory, StaffProfileFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-DAY0 = dt.date(2026, 11, 26)
+DAY0 = TEST_TODAY
 
 
 def day(n: int) -> dt.date:

@@ -29,11 +29,21 @@ def history() -> list[ColourThresholds]:
 
 
 @pytest.mark.parametrize("rule", [GradingPolicy, SupervisionPolicy, ColourThresholds, IndexWeights])
-def test_documented_defaults_are_saved_as_the_first_version_when_none_exists(rule):
-    first = rule.in_force()
-    assert rule.objects.count() == 1
-    assert rule.in_force() == first
+def test_a_migrated_database_holds_the_documented_defaults_as_the_first_version(rule):
+    (first,) = rule.objects.all()
+    assert first.valid_from == timezone.make_aware(dt.datetime(2000, 1, 1))
     assert first.reason
+    assert rule.in_force() == first
+
+
+@pytest.mark.parametrize("rule", [GradingPolicy, SupervisionPolicy, ColourThresholds, IndexWeights])
+def test_reading_the_rules_in_force_never_writes(rule, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        rule.in_force()
+    rule.objects.all().delete()
+    with pytest.raises(rule.DoesNotExist, match="migrate"):
+        rule.in_force()
+    assert not rule.objects.exists()
 
 
 @time_machine.travel(dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC), tick=False)
@@ -49,6 +59,7 @@ def test_a_past_date_gets_the_version_in_force_then(history):
 
 
 def test_a_date_before_every_version_gets_the_oldest_version(history):
+    ColourThresholds.objects.exclude(pk__in=[version.pk for version in history]).delete()  # the defaults of 2000
     assert ColourThresholds.in_force(at(2020, 1, 1)) == history[0]
 
 
@@ -63,9 +74,9 @@ def test_of_two_versions_valid_from_the_same_moment_the_later_saved_wins():
 def test_previous_gives_the_version_a_change_was_made_from(history):
     assert history[2].previous() == history[1]
     assert history[1].previous() == history[0]
-    assert history[0].previous() is None
+    assert history[0].previous().reason == "系统默认值 / system defaults"
     assert (history[1].previous().red_from, history[1].red_from) == (Decimal("20"), Decimal("25"))
 
 
 def test_a_new_version_leaves_the_old_one_in_place(history):
-    assert list(ColourThresholds.objects.order_by("valid_from").values_list("red_from", flat=True)) == [20, 25, 30]
+    assert list(ColourThresholds.objects.order_by("valid_from").values_list("red_from", flat=True)) == [20, 20, 25, 30]  # defaults first

@@ -13,6 +13,7 @@ from inspections.simulator import draft_of, policy_simulate
 from products.models import Grade
 from regions.models import Colour, ColourThresholds, RegionSnapshot, Role
 
+from .clock import TEST_TODAY
 from .factories import (
     EnterpriseFactory,
     EnterpriseProductFactory,
@@ -24,7 +25,7 @@ from .factories import (
 
 pytestmark = pytest.mark.django_db
 
-TODAY = dt.date(2026, 11, 26)
+TODAY = TEST_TODAY
 PERIOD = dt.date(2026, 11, 1)
 
 
