@@ -120,6 +120,9 @@ ENTERPRISE_EXPORT = (
     ExportField("max_grade", "最高产品风险等级"),
     ExportField("category", "监管类别"),
     ExportField("classified_at", "分类时间"),
+    # Kept by the inspections app (the adopted model's score), read through the reverse relation; empty when unscored.
+    ExportField("risk_score__probability", "风险评分"),
+    ExportField("risk_score__model", "风险评分模型版本"),
     ExportField("is_demo", "演示数据", YES_NO),
 )
 PRODUCTS_MADE_EXPORT = (

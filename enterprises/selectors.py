@@ -60,3 +60,9 @@ def priority_markers(jurisdiction, *, bbox: tuple[float, float, float, float] | 
         queryset = queryset.filter(lon__gte=west, lon__lte=east, lat__gte=south, lat__lte=north)
     rows = list(queryset.order_by("id").values("id", "name", "lat", "lon", "category", "risk_class")[: limit + 1])
     return {"markers": rows[:limit], "truncated": len(rows) > limit}
+
+
+def licence_problem_q(as_of) -> Q:
+    """Products made whose production licence or CCC certificate is missing or expired on ``as_of`` (on
+    EnterpriseProduct). The classing rule applies the same condition in its SQL (``_rebuild_risk_reasons``)."""
+    return ~Q(product__licence_type="none") & (Q(licence_number="") | Q(licence_expiry__lt=as_of))

@@ -12,7 +12,7 @@ def enterprise_detail(request, pk):
     """An enterprise as the supervisor sees it: class and reasons, category, products, checks, events."""
     enterprise = get_object_or_404(
         enterprises_within(request.jurisdiction)
-        .select_related("town__parent")
+        .select_related("town__parent", "risk_score__model")
         .prefetch_related(
             "risk_reasons",
             Prefetch("made", queryset=EnterpriseProduct.objects.select_related("product__product_class").order_by("-product__grade")),
@@ -22,4 +22,6 @@ def enterprise_detail(request, pk):
     )
     # Spot checks belong to the inspections app; the reverse relation reads them without importing it.
     spot_checks = enterprise.spot_checks.select_related("product").order_by("-checked_on")[:50]
-    return render(request, "enterprises/enterprise_detail.html", {"enterprise": enterprise, "spot_checks": spot_checks})
+    score = getattr(enterprise, "risk_score", None)  # kept by the inspections app; None before a model is adopted
+    context = {"enterprise": enterprise, "spot_checks": spot_checks, "score": score, "factors": score.factors() if score else []}
+    return render(request, "enterprises/enterprise_detail.html", context)

@@ -177,6 +177,7 @@ def dashboard_page(request):
         "loop_links": loop_links,
         "overdue_link": overdue_link,
         "arm_tables": list(zip((a, b), report.arms)),
+        "estimate_tables": [(period, rows) for period, rows in zip((a, b), report.estimates)],
         "chart_data": _chart_data(report),
         "export_query": urlencode({"a": a.label, "b": b.label}),
         "limits": {"arm": kpis.MIN_ARM_SAMPLE, "officer": kpis.MIN_OFFICER_TASKS, "z": kpis.OUTLIER_Z},

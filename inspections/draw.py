@@ -18,8 +18,23 @@ Published method JQS-DRAW-1, which anyone can re-run from the plan's seed and th
    ``quota`` are drawn. Keys depend only on the seed and the credit code, so the same seed gives the same
    list on any database, in any order of rows.
 
-The population (credit code, category, colour of each enterprise) is recorded when the plan is dispatched and
-published with the plan, so the draw can be re-run on it at any later time (``manage.py verify_plan``).
+Published method JQS-DRAW-2 (plans made while a risk score model is adopted) keeps steps 1–3 and changes
+step 4 and what follows:
+
+4′. Population as in 1, each enterprise also with its risk score under the plan's model (6 decimals; an
+   enterprise without a score gets the model's average-enterprise score). Within a stratum of N enterprises
+   and quota n, inclusion probabilities λ are proportional to the score, floored at score_floor_share % of
+   the stratum's rate n ÷ N ("no enterprise is immune") and capped at 1 (``inspections.pps``). The
+   enterprise's uniform number is u = (HMAC-SHA256(seed, "risk:" + credit code) + ½) ÷ 2²⁵⁶, its Pareto
+   ranking variable Q = [u/(1−u)] ÷ [λ/(1−λ)] (Rosén 1997); the n smallest Q are drawn (ties by credit code).
+5′. The risk budget the strata leave unspent goes to the enterprises not yet drawn, by the same method over
+   all of them pooled: μ ∝ λ (capped at 1) for the leftover count, u from HMAC-SHA256(seed, "fill:" + credit
+   code). An enterprise's inclusion probability is then π = λ + (1 − λ)·μ; in the control arm it is the arm's
+   size ÷ the population. Every enterprise's π is published with the population.
+
+The population (credit code, category, colour of each enterprise, and under JQS-DRAW-2 its score and inclusion
+probability) is recorded when the plan is dispatched and published with the plan, so the draw can be re-run on
+it at any later time (``manage.py verify_plan``).
 """
 
 import hashlib
@@ -37,9 +52,12 @@ from enterprises.models import Category, EnterpriseProduct, Status
 from enterprises.selectors import enterprises_within
 from regions.models import Colour, Level, RegionSnapshot
 
-from .models import DrawArm, InspectionPlan
+from .models import DrawArm, InspectionPlan, RiskScore
+from .pps import inclusion_probabilities, logistic, pareto_ranking, uniform_from_key
 
 DRAW_METHOD = "JQS-DRAW-1"
+DRAW_METHOD_PPS = "JQS-DRAW-2"
+SCORE_DECIMALS = 6
 DRAW_METHOD_DESCRIPTION = __doc__
 
 
@@ -55,6 +73,7 @@ class Candidate:
     name: str
     category: str
     colour: str | None
+    score: float | None = None
 
 
 @dataclass
@@ -68,6 +87,7 @@ class DrawnTarget:
     key: str
     reason: str
     product_id: int | None = None
+    inclusion_probability: float | None = None
 
 
 @dataclass
@@ -85,6 +105,8 @@ class Draw:
     strata: list[Stratum] = field(default_factory=list)
     population: int = 0
     control_size: int = 0
+    # JQS-DRAW-2: every enterprise's inclusion probability, by credit code (published with the population).
+    probabilities: dict[str, float] = field(default_factory=dict)
 
 
 def town_colours(period=None) -> dict[int, str | None]:
@@ -110,7 +132,22 @@ def plan_population(plan: InspectionPlan) -> list[Candidate]:
         .filter(status=Status.ACTIVE, category__isnull=False)
         .values_list("id", "credit_code", "name", "category", "town_id")
     )
-    return [Candidate(pk, code, name, category, colours.get(town_id)) for pk, code, name, category, town_id in rows]
+    scores = plan_scores(plan)
+    return [
+        Candidate(pk, code, name, category, colours.get(town_id), scores.get(pk, scores.get(None)) if scores else None)
+        for pk, code, name, category, town_id in rows
+    ]
+
+
+def plan_scores(plan: InspectionPlan) -> dict:
+    """JQS-DRAW-2: each enterprise's score under the plan's model, rounded as published; ``None`` → the score of
+    the model's average enterprise, for an enterprise not scored yet. Empty for a JQS-DRAW-1 plan."""
+    if plan.draw_method != DRAW_METHOD_PPS or plan.risk_model is None:
+        return {}
+    rows = RiskScore.objects.filter(model_id=plan.risk_model_id).values_list("enterprise_id", "probability")
+    scores = {pk: round(probability, SCORE_DECIMALS) for pk, probability in rows}
+    scores[None] = round(logistic(plan.risk_model.intercept), SCORE_DECIMALS)
+    return scores
 
 
 def allocate(wanted: list[Decimal], total: int) -> list[int]:
@@ -156,37 +193,69 @@ def draw_targets(plan: InspectionPlan, population: list[Candidate]) -> Draw:
                 DrawnTarget(candidate.enterprise_id, candidate.credit_code, candidate.name, DrawArm.CONTROL, "control", rank, key, reason)
             )
         drawn = {candidate.credit_code for _key, candidate in control}
-        _draw_risk_arm(plan, draw, [c for c in population if c.credit_code not in drawn])
+        rest = [c for c in population if c.credit_code not in drawn]
+        if plan.draw_method == DRAW_METHOD_PPS:
+            control_probability = draw.control_size / len(population) if population else 0.0
+            draw.probabilities = {c.credit_code: 1.0 for _key, c in control}
+            for target in draw.targets:
+                target.inclusion_probability = control_probability
+            _draw_risk_arm_pps(plan, draw, rest)
+        else:
+            _draw_risk_arm(plan, draw, rest)
     return draw
 
 
 # --- The recorded population: what the draw was run on, published so that anyone can re-run it ------------
 
 POPULATION_COLUMNS = ("credit_code", "category", "colour")
+# JQS-DRAW-2: the score drawn by, and the inclusion probability it gave (an output, published to be checked).
+POPULATION_COLUMNS_PPS = (*POPULATION_COLUMNS, "score", "inclusion_probability")
 
 
-def population_csv(population: list[Candidate]) -> bytes:
-    """The population as published: UTF-8 CSV, one enterprise a line by credit code, colour empty when none."""
-    lines = [",".join(POPULATION_COLUMNS)]
-    lines += [f"{c.credit_code},{c.category},{c.colour or ''}" for c in sorted(population, key=lambda c: c.credit_code)]
+def population_csv(population: list[Candidate], probabilities: dict[str, float] | None = None) -> bytes:
+    """The population as published: UTF-8 CSV, one enterprise a line by credit code, colour empty when none; a
+    JQS-DRAW-2 population also has each enterprise's score and inclusion probability."""
+    ordered = sorted(population, key=lambda c: c.credit_code)
+    if probabilities is None:
+        lines = [",".join(POPULATION_COLUMNS)]
+        lines += [f"{c.credit_code},{c.category},{c.colour or ''}" for c in ordered]
+    else:
+        lines = [",".join(POPULATION_COLUMNS_PPS)]
+        lines += [
+            f"{c.credit_code},{c.category},{c.colour or ''},{c.score:.{SCORE_DECIMALS}f},{probabilities.get(c.credit_code, 0.0):.9f}"
+            for c in ordered
+        ]
     return ("\n".join(lines) + "\n").encode()
 
 
 def population_from_csv(data: bytes) -> list[Candidate]:
     """Read a published population back (enterprise ids and names are not needed to re-run the draw)."""
     header, *rows = data.decode().splitlines()
-    if tuple(header.split(",")) != POPULATION_COLUMNS:
-        raise ValueError(f"a population file starts with the line {','.join(POPULATION_COLUMNS)!r}")
+    columns = tuple(header.split(","))
+    if columns not in (POPULATION_COLUMNS, POPULATION_COLUMNS_PPS):
+        raise ValueError(
+            f"a population file starts with the line {','.join(POPULATION_COLUMNS)!r} (JQS-DRAW-1) or "
+            f"{','.join(POPULATION_COLUMNS_PPS)!r} (JQS-DRAW-2)"
+        )
     population = []
     for number, row in enumerate(rows, start=2):
         fields = row.split(",")
-        if len(fields) != 3 or fields[1] not in Category.values or (fields[2] and fields[2] not in Colour.values):
-            raise ValueError(f"line {number}: expected credit code, category and colour, got {row!r}")
-        population.append(Candidate(0, fields[0], "", fields[1], fields[2] or None))
+        if len(fields) != len(columns) or fields[1] not in Category.values or (fields[2] and fields[2] not in Colour.values):
+            raise ValueError(f"line {number}: expected {', '.join(columns)}, got {row!r}")
+        score = None
+        if columns == POPULATION_COLUMNS_PPS:
+            try:
+                score = float(fields[3])
+            except ValueError:
+                raise ValueError(f"line {number}: the score {fields[3]!r} is not a number") from None
+            if not score > 0:
+                raise ValueError(f"line {number}: the score must be positive, got {fields[3]!r}")
+        population.append(Candidate(0, fields[0], "", fields[1], fields[2] or None, score))
     return population
 
 
-def _draw_risk_arm(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> None:
+def _strata_quotas(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> dict[tuple[str, str | None], list[Candidate]]:
+    """Step 3: the strata of the risk arm, listed in the published order, with their quotas (on ``draw.strata``)."""
     groups: dict[tuple[str, str | None], list[Candidate]] = {}
     for candidate in rest:
         groups.setdefault((candidate.category, candidate.colour), []).append(candidate)
@@ -202,6 +271,16 @@ def _draw_risk_arm(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> N
     quotas = allocate(wanted, min(risk_budget, int(sum(wanted).to_integral_value(rounding=ROUND_HALF_UP))))
     for stratum, quota in zip(draw.strata, quotas, strict=True):
         stratum.quota = min(quota, stratum.population)
+    return groups
+
+
+def stratum_code(category: str, colour: str | None) -> str:
+    return f"{category}/{colour or 'none'}"
+
+
+def _draw_risk_arm(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> None:
+    groups = _strata_quotas(plan, draw, rest)
+    for stratum in draw.strata:
         members = sorted((draw_key(plan.seed, "risk", c.credit_code), c) for c in groups[(stratum.category, stratum.colour)])
         label = stratum_label(stratum.category, stratum.colour)
         for rank, (key, candidate) in enumerate(members[: stratum.quota], start=1):
@@ -217,7 +296,7 @@ def _draw_risk_arm(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> N
                     candidate.credit_code,
                     candidate.name,
                     DrawArm.RISK,
-                    f"{stratum.category}/{stratum.colour or 'none'}",
+                    stratum_code(stratum.category, stratum.colour),
                     rank,
                     key,
                     reason,
@@ -225,15 +304,98 @@ def _draw_risk_arm(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> N
             )
 
 
-def _attach_products(targets: list[DrawnTarget]) -> None:
-    """The product to spot-check: the enterprise's highest-grade product (then the lowest product code)."""
+def _draw_risk_arm_pps(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> None:
+    """JQS-DRAW-2, steps 4′ and 5′ (module docstring)."""
+    groups = _strata_quotas(plan, draw, rest)
+    floor_share = float(plan.score_floor_share) / 100
+    first: dict[str, float] = {}
+    drawn: set[str] = set()
+    for stratum in draw.strata:
+        members = groups[(stratum.category, stratum.colour)]
+        rate = stratum.quota / stratum.population
+        chances = inclusion_probabilities([c.score for c in members], stratum.quota, floor_share * rate)
+        keyed = []
+        for candidate, chance in zip(members, chances, strict=True):
+            first[candidate.credit_code] = chance
+            key = draw_key(plan.seed, "risk", candidate.credit_code)
+            keyed.append((pareto_ranking(uniform_from_key(key), chance), candidate.credit_code, key, candidate, chance))
+        keyed.sort(key=lambda row: row[:2])
+        label = stratum_label(stratum.category, stratum.colour)
+        for rank, (_q, _code, key, candidate, chance) in enumerate(keyed[: stratum.quota], start=1):
+            reason = _("%(stratum)s: rank %(rank)d of %(n)d by risk-weighted key (inclusion probability %(p).1f%%), %(quota)d drawn") % {
+                "stratum": label,
+                "rank": rank,
+                "n": stratum.population,
+                "p": 100 * chance,
+                "quota": stratum.quota,
+            }
+            drawn.add(candidate.credit_code)
+            target = DrawnTarget(
+                candidate.enterprise_id,
+                candidate.credit_code,
+                candidate.name,
+                DrawArm.RISK,
+                stratum_code(stratum.category, stratum.colour),
+                rank,
+                key,
+                reason,
+            )
+            draw.targets.append(target)
+    _fill_leftover(plan, draw, rest, first, drawn)
+
+
+def _fill_leftover(plan: InspectionPlan, draw: Draw, rest: list[Candidate], first: dict[str, float], drawn: set[str]) -> None:
+    """Step 5′: the risk budget the strata left goes to the undrawn enterprises, πps by their λ; then every
+    enterprise's π = λ + (1 − λ)·μ is recorded, and each risk-arm target's π set."""
+    leftover = max(0, plan.batch_budget - draw.control_size - sum(s.quota for s in draw.strata))
+    pool = [c for c in rest if c.credit_code not in drawn]
+    second = dict.fromkeys(first, 0.0)
+    if leftover and pool:
+        chances = inclusion_probabilities([first[c.credit_code] for c in pool], leftover)
+        second.update({c.credit_code: chance for c, chance in zip(pool, chances, strict=True)})
+        keyed = sorted(
+            (pareto_ranking(uniform_from_key(draw_key(plan.seed, "fill", c.credit_code)), chance), c.credit_code, c, chance)
+            for c, chance in zip(pool, chances, strict=True)
+        )
+        for rank, (_q, _code, candidate, chance) in enumerate(keyed[:leftover], start=1):
+            reason = _("budget the strata left: rank %(rank)d of %(n)d by risk-weighted key (probability %(p).1f%%)") % {
+                "rank": rank,
+                "n": len(pool),
+                "p": 100 * chance,
+            }
+            key = draw_key(plan.seed, "fill", candidate.credit_code)
+            draw.targets.append(
+                DrawnTarget(
+                    candidate.enterprise_id,
+                    candidate.credit_code,
+                    candidate.name,
+                    DrawArm.RISK,
+                    stratum_code(candidate.category, candidate.colour),
+                    rank,
+                    key,
+                    reason,
+                )
+            )
+    for code, chance in first.items():
+        draw.probabilities[code] = chance + (1 - chance) * second[code]
+    for target in draw.targets:
+        if target.arm == DrawArm.RISK:
+            target.inclusion_probability = draw.probabilities[target.credit_code]
+
+
+def checked_products(enterprise_ids: list[int] | None = None) -> dict[int, int]:
+    """The product an enterprise is spot-checked for: its highest-grade product (then the lowest product code).
+    One query, for ``enterprise_ids`` or every enterprise."""
+    rows = EnterpriseProduct.objects.all() if enterprise_ids is None else EnterpriseProduct.objects.filter(enterprise_id__in=enterprise_ids)
     best: dict[int, int] = {}
-    rows = (
-        EnterpriseProduct.objects.filter(enterprise_id__in=[t.enterprise_id for t in targets])
-        .order_by("enterprise_id", "-product__grade", "product__code")
-        .values_list("enterprise_id", "product_id")
-    )
-    for enterprise_id, product_id in rows:
+    for enterprise_id, product_id in rows.order_by("enterprise_id", "-product__grade", "product__code").values_list(
+        "enterprise_id", "product_id"
+    ):
         best.setdefault(enterprise_id, product_id)
+    return best
+
+
+def _attach_products(targets: list[DrawnTarget]) -> None:
+    best = checked_products([t.enterprise_id for t in targets])
     for target in targets:
         target.product_id = best.get(target.enterprise_id)

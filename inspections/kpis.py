@@ -27,7 +27,20 @@ from enterprises.selectors import enterprises_within
 from regions.models import RegionSnapshot
 from regions.periods import month_end, years_before
 
-from .models import Conclusion, DrawArm, InspectionTask, OrderStatus, RectificationOrder, SpotCheckResult, TaskAssignment, TaskKind
+from .draw import DRAW_METHOD_PPS
+from .models import (
+    Conclusion,
+    DrawArm,
+    InspectionPlan,
+    InspectionTask,
+    OrderStatus,
+    RectificationOrder,
+    SpotCheckResult,
+    TaskAssignment,
+    TaskKind,
+    TaskStatus,
+)
+from .pps import Estimate, ht_total, share_estimate, wilson
 
 # Reporting conventions of the statistics below, not bureau rules: they decide what is shown, never a decision.
 Z95 = 1.959964  # two-sided 95 % normal quantile
@@ -441,6 +454,90 @@ def arm_comparison(*, jurisdiction, period: Period) -> list[ArmRow]:
     ]
 
 
+# --- An honest population figure from the targeted draw (Horvitz–Thompson) ----------------------------------
+
+
+@dataclass
+class PopulationEstimate:
+    category: str  # a Category value, or "all"
+    estimate: Estimate  # Horvitz–Thompson, from both arms and their inclusion probabilities
+    control: Estimate  # the control arm alone: a simple random sample
+    population: int
+
+    @property
+    def label(self) -> str:
+        return _("all categories") if self.category == "all" else Category(self.category).label
+
+
+def _population_categories(plan) -> dict[str, int]:
+    """Enterprises per category in the population a JQS-DRAW-2 plan was drawn from (its published record)."""
+    from .plans import plan_population_csv
+
+    counts: dict[str, int] = defaultdict(int)
+    data = plan_population_csv(plan)
+    for line in (data or b"").decode().splitlines()[1:]:
+        counts[line.split(",")[1]] += 1
+    return counts
+
+
+def population_estimates(*, jurisdiction, period: Period) -> list[PopulationEstimate]:
+    """The non-conforming share of the whole population, per category and in all, from the JQS-DRAW-2 plans whose
+    results fall in ``period`` (module pps): Σ y/π over the checked enterprises, each arm and stratum weighted up
+    by its response (results in ÷ tasks drawn), over the plans' populations (their scopes do not overlap).
+    Beside it, the control arm's direct rate. Two queries and one per plan."""
+    tasks = (
+        tasks_within(jurisdiction)
+        .filter(plan__draw_method=DRAW_METHOD_PPS, kind=TaskKind.SPOT_CHECK, arm__in=[DrawArm.RISK, DrawArm.CONTROL])
+        .exclude(status=TaskStatus.CANCELLED)
+        .annotate(task_category=_task_category())
+    )
+    plan_ids = set(tasks.filter(result__checked_on__gte=period.start, result__checked_on__lte=period.end).values_list("plan_id", flat=True))
+    rows = list(
+        tasks.filter(plan_id__in=plan_ids).values_list(
+            "plan_id", "arm", "stratum", "task_category", "inclusion_probability", "result__conclusion"
+        )
+    )
+    drawn: dict[tuple, int] = defaultdict(int)
+    answered: dict[tuple, int] = defaultdict(int)
+    for plan_id, arm, stratum, _category, _p, conclusion in rows:
+        drawn[(plan_id, arm, stratum)] += 1
+        answered[(plan_id, arm, stratum)] += conclusion is not None
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])  # category → [total, variance, sample]
+    control: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    populations: dict[str, int] = defaultdict(int)
+    for plan in InspectionPlan.objects.filter(pk__in=plan_ids):
+        for category, n in _population_categories(plan).items():
+            populations[category] += n
+            populations["all"] += n
+        for key in [*Category.values, "all"]:
+            strata: dict[str, list[tuple[float, int]]] = defaultdict(list)
+            for plan_id, arm, stratum, category, chance, conclusion in rows:
+                if plan_id != plan.pk or conclusion is None or (key != "all" and category != key):
+                    continue
+                y = int(conclusion == Conclusion.NONCONFORMING)
+                response = answered[(plan_id, arm, stratum)] / drawn[(plan_id, arm, stratum)]
+                # The control arm's members are all checked (π = 1 given the arm); the risk arm is πps within the rest.
+                weight = response if arm == DrawArm.CONTROL else (chance or 0.0) * response
+                strata[f"{arm}:{stratum}"].append((weight, y))
+                if arm == DrawArm.CONTROL:
+                    control[key][0] += 1
+                    control[key][1] += y
+            total, variance, sample = ht_total(strata)
+            totals[key][0] += total
+            totals[key][1] += variance
+            totals[key][2] += sample
+    return [
+        PopulationEstimate(
+            key,
+            share_estimate(totals[key][0], totals[key][1], populations[key], totals[key][2]),
+            wilson(control[key][1], control[key][0]),
+            populations[key],
+        )
+        for key in [*Category.values, "all"]
+        if totals[key][2]
+    ]
+
+
 # --- Inspector effect ----------------------------------------------------------------------------------------
 
 
@@ -556,6 +653,7 @@ class Dashboard:
     loop: tuple[dict, dict]
     overdue_now: int
     arms: tuple[list[ArmRow], list[ArmRow]]
+    estimates: tuple[list[PopulationEstimate], list[PopulationEstimate]]
     inspectors: InspectorTable
     monthly: list[dict]
     definitions: dict = field(default_factory=lambda: DEFINITIONS)
@@ -570,6 +668,7 @@ def dashboard(*, jurisdiction, a: Period, b: Period) -> Dashboard:
         loop=(closed_loop(jurisdiction=jurisdiction, period=a), closed_loop(jurisdiction=jurisdiction, period=b)),
         overdue_now=overdue_orders_now(jurisdiction=jurisdiction),
         arms=(arm_comparison(jurisdiction=jurisdiction, period=a), arm_comparison(jurisdiction=jurisdiction, period=b)),
+        estimates=(population_estimates(jurisdiction=jurisdiction, period=a), population_estimates(jurisdiction=jurisdiction, period=b)),
         inspectors=inspector_effect(jurisdiction=jurisdiction, period=b),
         monthly=monthly_spot_checks(jurisdiction=jurisdiction, start=min(a.start, b.start), end=max(a.end, b.end)),
     )

@@ -68,6 +68,7 @@ class PlanStatus(models.TextChoices):
 
 
 ratio_validators = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+SCORE_FLOOR_SHARE_DEFAULT = Decimal("20")  # JQS-DRAW-2: a fifth of the stratum's rate ("no enterprise is immune")
 multiplier_validators = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("10"))]
 
 
@@ -98,6 +99,23 @@ class InspectionPlan(models.Model):
     multiplier_green = models.DecimalField(_("multiplier: green regions"), max_digits=4, decimal_places=2, validators=multiplier_validators)
     seed = models.CharField(_("draw seed"), max_length=64, help_text=_("Published with the plan: anyone can re-run the draw."))
     draw_method = models.CharField(_("draw method"), max_length=40, default="JQS-DRAW-1")
+    risk_model = models.ForeignKey(
+        "RiskModel",
+        verbose_name=_("risk score model"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="plans",
+        help_text=_("JQS-DRAW-2: the adopted risk score model the draw weights by, fixed when the plan is created."),
+    )
+    score_floor_share = models.DecimalField(
+        _("minimum chance (percent of the stratum's rate)"),
+        max_digits=5,
+        decimal_places=2,
+        default=SCORE_FLOOR_SHARE_DEFAULT,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text=_("JQS-DRAW-2: no enterprise's inclusion probability falls below this share of its stratum's sampling rate."),
+    )
     snapshot_period = models.DateField(
         _("region colours of period"),
         null=True,
@@ -182,6 +200,7 @@ class InspectionTask(models.Model):
     stratum = models.CharField(_("stratum"), max_length=40, blank=True)
     draw_rank = models.PositiveIntegerField(_("rank in its stratum"), null=True, blank=True)
     draw_key = models.CharField(_("draw key"), max_length=64, blank=True)
+    inclusion_probability = models.FloatField(_("inclusion probability"), null=True, blank=True)
     reason = models.CharField(_("why drawn"), max_length=300)
     due_date = models.DateField(_("due date"))
     status = models.CharField(_("status"), max_length=12, choices=TaskStatus.choices, default=TaskStatus.ASSIGNED, db_index=True)
@@ -408,3 +427,85 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} → {self.recipient}: {self.title}"
+
+
+# --- Risk scores (风险评分): fitted models, adopted like rules, and each enterprise's score -------------------
+
+
+class RiskModelStatus(models.TextChoices):
+    FITTED = "fitted", _("fitted, not adopted")
+    ADOPTED = "adopted", _("adopted: used by the draws")
+    RETIRED = "retired", _("retired: replaced by a later adoption")
+    TOO_THIN = "too_thin", _("history too thin to fit")
+
+
+class RiskModel(models.Model):
+    """One fitted version of the risk score (method JQS-SCORE-1, ``inspections.scoring``): its coefficients, the
+    windows it was fitted on, its quality on a later held-out period, and who adopted it. A model is a rule: the
+    draws use only the adopted version, and an adoption is audited."""
+
+    method = models.CharField(_("method"), max_length=40, default="JQS-SCORE-1")
+    as_of = models.DateField(_("fitted as of"), db_index=True)
+    status = models.CharField(_("status"), max_length=10, choices=RiskModelStatus.choices, default=RiskModelStatus.FITTED, db_index=True)
+    features = models.JSONField(_("features"), default=list)
+    intercept = models.FloatField(_("intercept (logit of the average enterprise)"), null=True, blank=True)
+    coefficients = models.JSONField(_("coefficients (per standard deviation)"), default=dict, blank=True)
+    means = models.JSONField(_("feature means"), default=dict, blank=True)
+    scales = models.JSONField(_("feature standard deviations"), default=dict, blank=True)
+    training_from = models.DateField(_("training window from"), null=True, blank=True)
+    training_to = models.DateField(_("training window to"), null=True, blank=True)
+    training_rows = models.PositiveIntegerField(_("checked enterprise-years in training"), default=0)
+    training_positives = models.PositiveIntegerField(_("of which non-conforming"), default=0)
+    holdout_from = models.DateField(_("held-out period from"), null=True, blank=True)
+    holdout_to = models.DateField(_("held-out period to"), null=True, blank=True)
+    holdout_rows = models.PositiveIntegerField(_("checked enterprises in the held-out period"), default=0)
+    holdout_positives = models.PositiveIntegerField(_("of which non-conforming (held out)"), default=0)
+    auc = models.FloatField(_("AUC on the held-out period"), null=True, blank=True)
+    lift_at_20 = models.FloatField(_("lift at 20 % (held out)"), null=True, blank=True)
+    top_half_share = models.FloatField(_("share of failures in the top half (held out)"), null=True, blank=True)
+    calibration = models.JSONField(_("calibration (held out, by fifth)"), default=list, blank=True)
+    message = models.CharField(_("note"), max_length=500, blank=True)
+    fitted_at = models.DateTimeField(_("fitted at"), auto_now_add=True)
+    adopted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("adopted by"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    adopted_at = models.DateTimeField(_("adopted at"), null=True, blank=True)
+    adoption_reason = models.CharField(_("reason for adopting"), max_length=500, blank=True)
+    history = audit_history()
+
+    class Meta:
+        verbose_name = _("risk score model")
+        verbose_name_plural = _("risk score models")
+        ordering = ["-as_of", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=models.Q(status="adopted"), name="one_adopted_risk_model"),
+        ]
+
+    def __str__(self):
+        return f"{self.method} v{self.pk} · {self.as_of} · {self.get_status_display()}"
+
+
+class RiskScore(models.Model):
+    """An enterprise's risk score under the adopted model: the probability that its next spot check is
+    non-conforming, and each factor's part of the logit (they sum, with the model's intercept, to the logit)."""
+
+    enterprise = models.OneToOneField(Enterprise, on_delete=models.CASCADE, related_name="risk_score", verbose_name=_("enterprise"))
+    model = models.ForeignKey(RiskModel, on_delete=models.PROTECT, related_name="scores", verbose_name=_("model"))
+    as_of = models.DateField(_("as of"))
+    probability = models.FloatField(_("risk score (probability of a non-conforming check)"))
+    logit = models.FloatField(_("logit"))
+    values = models.JSONField(_("feature values"), default=dict)
+    contributions = models.JSONField(_("contributions to the logit"), default=dict)
+
+    class Meta:
+        verbose_name = _("risk score")
+        verbose_name_plural = _("risk scores")
+
+    def __str__(self):
+        return f"{self.enterprise_id}: {self.probability:.3f}"
+
+    def factors(self) -> list[dict]:
+        """The factors, largest effect first, with their labels: what raised or lowered the score."""
+        from .scoring import factor_rows  # the labels and formats live with the method
+
+        return factor_rows(self)

@@ -22,7 +22,17 @@ from enterprises.models import SupervisionPolicy
 from regions.models import Level, Region, RegionSnapshot
 
 from .assignment import Staffing, assign_officers
-from .draw import DRAW_METHOD, Candidate, Draw, draw_targets, plan_draw, plan_population, population_csv, population_from_csv
+from .draw import (
+    DRAW_METHOD,
+    DRAW_METHOD_PPS,
+    Candidate,
+    Draw,
+    draw_targets,
+    plan_draw,
+    plan_population,
+    population_csv,
+    population_from_csv,
+)
 from .models import (
     DrawArm,
     InspectionPlan,
@@ -52,11 +62,15 @@ POLICY_FIELDS = (
 def plan_create(
     *, name: str, scope: Region, period_start: dt.date, period_end: dt.date, batch_budget: int, created_by, **overrides
 ) -> InspectionPlan:
-    """A draft plan with the draw ratios of the supervision policy in force (editable per plan) and a new seed."""
+    """A draft plan with the draw ratios of the supervision policy in force (editable per plan) and a new seed;
+    drawn by JQS-DRAW-2 with the adopted risk score model, by JQS-DRAW-1 while none is adopted."""
+    from .risk_models import adopted_risk_model
+
     if scope.level not in (Level.PROVINCE, Level.CITY, Level.COUNTY):
         raise ValidationError({"scope": _("A plan covers a county, a city or a province.")})
     policy = SupervisionPolicy.in_force()
     values = {field: getattr(policy, field) for field in POLICY_FIELDS} | overrides
+    model = adopted_risk_model()
     plan = InspectionPlan(
         name=name,
         scope=scope,
@@ -64,7 +78,8 @@ def plan_create(
         period_end=period_end,
         batch_budget=batch_budget,
         seed=secrets.token_hex(16),
-        draw_method=DRAW_METHOD,
+        draw_method=DRAW_METHOD_PPS if model else DRAW_METHOD,
+        risk_model=model,
         # Fixed now, so the dispatch draws with the colours the supervisor previewed.
         snapshot_period=RegionSnapshot.objects.order_by("-period").values_list("period", flat=True).first(),
         created_by=created_by,
@@ -110,7 +125,7 @@ def _create_tasks(plan: InspectionPlan) -> None:
         return
     population = plan_population(plan)
     preview = plan_preview(plan, population)
-    population_record(plan, population)
+    population_record(plan, population, preview.draw)
     staffed = preview.staffing.officers
     InspectionTask.objects.bulk_create(
         [
@@ -123,6 +138,7 @@ def _create_tasks(plan: InspectionPlan) -> None:
                 stratum=target.stratum,
                 draw_rank=target.rank,
                 draw_key=target.key,
+                inclusion_probability=target.inclusion_probability,
                 reason=target.reason,
                 due_date=plan.period_end,
                 status=TaskStatus.ASSIGNED if target.enterprise_id in staffed else TaskStatus.UNSTAFFED,
@@ -144,9 +160,11 @@ def _create_tasks(plan: InspectionPlan) -> None:
     plan.save(update_fields=["staffing_problems"])
 
 
-def population_record(plan: InspectionPlan, population: list[Candidate]) -> None:
-    """Keep the population the plan's draw was run on (published on the plan's public page)."""
-    data = population_csv(population)
+def population_record(plan: InspectionPlan, population: list[Candidate], draw: Draw | None = None) -> None:
+    """Keep the population the plan's draw was run on (published on the plan's public page), with every
+    enterprise's inclusion probability under JQS-DRAW-2."""
+    pps = plan.draw_method == DRAW_METHOD_PPS
+    data = population_csv(population, (draw or draw_targets(plan, population)).probabilities if pps else None)
     PlanPopulation.objects.update_or_create(
         plan=plan,
         defaults={"csv_gzip": gzip.compress(data), "sha256": hashlib.sha256(data).hexdigest(), "enterprise_count": len(population)},
@@ -165,13 +183,16 @@ def plan_verify(plan: InspectionPlan, population: bytes | None = None) -> list[s
     data = plan_population_csv(plan) if population is None else population
     if data is None:
         return [_("No population was recorded for this plan (dispatched before populations were kept).")]
-    draw = draw_targets(plan, population_from_csv(data))
+    population = population_from_csv(data)
+    draw = draw_targets(plan, population)
     expected = {(t.credit_code, t.arm, t.stratum, t.rank) for t in draw.targets}
     actual = set(plan.tasks.filter(kind=TaskKind.SPOT_CHECK).values_list("enterprise__credit_code", "arm", "stratum", "draw_rank"))
     differences = [_("drawn but without a task: %(target)s") % {"target": " ".join(map(str, t))} for t in sorted(expected - actual)]
     differences += [
         _("a task that the draw does not give: %(target)s") % {"target": " ".join(map(str, t))} for t in sorted(actual - expected)
     ]
+    if plan.draw_method == DRAW_METHOD_PPS and population_csv(population, draw.probabilities) != data:
+        differences.append(_("the published inclusion probabilities are not the ones the draw gives"))
     return differences
 
 

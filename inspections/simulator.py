@@ -39,7 +39,10 @@ from regions.models import Colour, ColourThresholds, Level, RegionSnapshot, code
 from regions.periods import years_before
 from regions.services import colour_for, risk_share_percent
 
-from .models import SpotCheckResult
+from .models import SCORE_FLOOR_SHARE_DEFAULT, RiskScore, SpotCheckResult
+from .pps import inclusion_probabilities
+
+SCORE_FLOOR_SHARE = float(SCORE_FLOOR_SHARE_DEFAULT) / 100  # JQS-DRAW-2's default floor, as a plan gets it
 
 THRESHOLD_FIELDS = ("yellow_from", "orange_from", "red_from", "min_enterprises")
 CATEGORY_CELLS = ("high_risk", "high_non_risk", "medium_risk", "medium_non_risk", "low_risk", "low_non_risk")
@@ -79,6 +82,7 @@ class Stratum:
     checks: int = 0
     nonconforming: int = 0
     rate: Decimal = Decimal("0")  # the rate used: the stratum's own, or the population's
+    scored_expectation: Decimal | None = None  # Σ λ·score under JQS-DRAW-2, when every enterprise has a score
 
     @property
     def batches(self) -> Decimal:
@@ -102,7 +106,21 @@ class Stratum:
 
     @property
     def expected_nonconforming(self) -> Decimal:
+        if self.scored_expectation is not None:
+            return self.scored_expectation
         return self.batches * self.rate
+
+
+def scored_expectation(scores: list[float], batches: Decimal, floor_share: float) -> Decimal:
+    """Expected non-conforming finds of a stratum drawn by JQS-DRAW-2: Σ λᵢ·scoreᵢ, with λ the draw's own
+    inclusion probabilities (``pps.inclusion_probabilities``) for that many batches."""
+    n = float(batches)
+    if not scores or n <= 0:
+        return Decimal("0")
+    whole = int(n)
+    chances = inclusion_probabilities(scores, whole, floor_share * whole / len(scores)) if whole else [0.0] * len(scores)
+    extra = (n - whole) * sum(scores) / len(scores) if n > whole else 0.0  # a fractional batch, at the stratum's mean
+    return Decimal(str(round(sum(c * s for c, s in zip(chances, scores, strict=True)) + extra, 6)))
 
 
 @dataclass
@@ -231,7 +249,9 @@ def _enterprise_groups(jurisdiction, in_force: SupervisionPolicy, draft: Supervi
     )
 
 
-def _scenario(groups, category_key: str, policy: SupervisionPolicy, regions, colours, population_rate: Decimal) -> Scenario:
+def _scenario(
+    groups, category_key: str, policy: SupervisionPolicy, regions, colours, population_rate: Decimal, scores_by_stratum=None
+) -> Scenario:
     town_colour = _town_colours(regions, colours)
     strata: dict[tuple[str, str | None], Stratum] = {}
     by_category: Counter = Counter()
@@ -245,6 +265,10 @@ def _scenario(groups, category_key: str, policy: SupervisionPolicy, regions, col
         stratum.checks += group["checks"] or 0
         stratum.nonconforming += group["nonconforming"] or 0
         by_category[category] += group["n"]
+    for (category, colour), scores in (scores_by_stratum or {}).items():
+        stratum = strata.get((category, colour))
+        if stratum is not None and len(scores) == stratum.enterprises:
+            stratum.scored_expectation = scored_expectation(scores, stratum.batches, SCORE_FLOOR_SHARE)
     for stratum in strata.values():
         stratum.rate = Decimal(stratum.nonconforming) / stratum.checks if stratum.checks else population_rate
     order = list(Category.values)
@@ -256,6 +280,27 @@ def _scenario(groups, category_key: str, policy: SupervisionPolicy, regions, col
         by_category={category: by_category.get(category, 0) for category in order},
         regions_by_colour=regions_by_colour,
     )
+
+
+def _scored_enterprises(jurisdiction, in_force: SupervisionPolicy, draft: SupervisionPolicy) -> list[dict]:
+    """Each active enterprise's town, categories in force and in the draft, and risk score under the adopted model
+    (empty when none is adopted: the strata's observed rates are used). One query."""
+    if not RiskScore.objects.exists():
+        return []
+    return list(
+        enterprises_within(jurisdiction)
+        .filter(status=Status.ACTIVE, risk_score__isnull=False)
+        .annotate(in_force_category=category_expression(in_force), draft_category=category_expression(draft))
+        .values("town_id", "in_force_category", "draft_category", "risk_score__probability")
+    )
+
+
+def _scores_by_stratum(scored: list[dict], category_key: str, regions, colours) -> dict:
+    town_colour = _town_colours(regions, colours)
+    by_stratum: dict[tuple[str, str | None], list[float]] = {}
+    for row in scored:
+        by_stratum.setdefault((row[category_key], town_colour.get(row["town_id"])), []).append(row["risk_score__probability"])
+    return by_stratum
 
 
 def policy_simulate(
@@ -293,9 +338,12 @@ def policy_simulate(
     for group in groups:
         if group["in_force_category"] != group["draft_category"]:
             moved[(group["in_force_category"], group["draft_category"])] += group["n"]
+    scored = _scored_enterprises(jurisdiction, policy_in_force, policy_draft)
+    in_force_scores = _scores_by_stratum(scored, "in_force_category", regions, old_colours)
+    draft_scores = _scores_by_stratum(scored, "draft_category", regions, new_colours)
     return Simulation(
-        in_force=_scenario(groups, "in_force_category", policy_in_force, regions, old_colours, population_rate),
-        draft=_scenario(groups, "draft_category", policy_draft, regions, new_colours, population_rate),
+        in_force=_scenario(groups, "in_force_category", policy_in_force, regions, old_colours, population_rate, in_force_scores),
+        draft=_scenario(groups, "draft_category", policy_draft, regions, new_colours, population_rate, draft_scores),
         changes=changes,
         snapshot_period=period,
         window=window,

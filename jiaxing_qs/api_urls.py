@@ -13,6 +13,7 @@ from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from enterprises.api.viewsets import EnterpriseViewSet, RiskEventViewSet
+from inspections.api.risk_models import RiskModelViewSet
 from inspections.api.viewsets import InspectionPlanViewSet, InspectionTaskViewSet, RectificationOrderViewSet, SpotCheckResultViewSet
 from products.api.viewsets import ProductViewSet
 from regions.api.viewsets import REGION_CODE, RegionSnapshotViewSet, RegionViewSet
@@ -29,6 +30,7 @@ router.register("spot-checks", SpotCheckResultViewSet, basename="api-spot-check"
 router.register("inspection-plans", InspectionPlanViewSet, basename="api-inspection-plan")
 router.register("inspection-tasks", InspectionTaskViewSet, basename="api-inspection-task")
 router.register("rectification-orders", RectificationOrderViewSet, basename="api-rectification-order")
+router.register("risk-models", RiskModelViewSet, basename="api-risk-model")
 
 
 class LoginFirst:

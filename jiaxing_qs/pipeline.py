@@ -1,6 +1,7 @@
 """The three-division pipeline: each stage is a set-based, idempotent service, chained in order.
 
 grade products → class enterprises (+ reasons) → supervision categories → colour towns and counties → index
+    → fit a risk score model (once a month) → score enterprises with the adopted model
 
 Stages run as one Celery chain: in-process when no broker is configured, on workers otherwise. Each
 stage returns a summary dict (with a human ``message``) that the chain accumulates into a report.
@@ -16,6 +17,7 @@ from django.utils import timezone
 from enterprises.models import SupervisionPolicy
 from enterprises.selectors import town_risk_counts
 from enterprises.services import enterprises_categorise, enterprises_classify, towns_place_at_enterprise_centres
+from inspections.risk_models import enterprises_score, risk_model_fit_monthly
 from inspections.selectors import town_quality_counts
 from inspections.services import products_failure_rates_refresh, risk_events_record_from_spot_checks
 from products.models import GradingPolicy
@@ -66,6 +68,14 @@ def _compute_index(as_of: dt.date) -> dict:
     return region_indexes_update(period=period_of(as_of), town_inputs=town_quality_counts(start=start, end=as_of), weights=weights)
 
 
+def _fit_risk_model(as_of: dt.date) -> dict:
+    return risk_model_fit_monthly(as_of=as_of)
+
+
+def _score_enterprises(as_of: dt.date) -> dict:
+    return enterprises_score(as_of=as_of)
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -81,6 +91,8 @@ STAGES = (
     Stage("place_towns", _place_towns),
     Stage("colour_regions", _colour_regions),
     Stage("compute_index", _compute_index),
+    Stage("fit_risk_model", _fit_risk_model),
+    Stage("score_enterprises", _score_enterprises),
 )
 STAGES_BY_NAME = {stage.name: stage for stage in STAGES}
 

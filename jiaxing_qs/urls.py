@@ -7,7 +7,7 @@ from django.views.i18n import JavaScriptCatalog
 from enterprises import code_views
 from enterprises.api.views import PriorityMarkersView, RegionPanelView
 from enterprises.views import enterprise_detail
-from inspections import dashboard_views, plan_views
+from inspections import dashboard_views, plan_views, risk_views
 from inspections.public_views import public_plan, public_plan_population
 from regions.api.views import RegionMapView
 from regions.views import home, map_page
@@ -43,6 +43,8 @@ urlpatterns = [
     path("dashboard/", dashboard_views.dashboard_page, name="dashboard"),
     path("dashboard/export.xlsx", dashboard_views.dashboard_export, name="dashboard-export"),
     path("simulator/", dashboard_views.simulator_page, name="simulator"),
+    path("risk-models/", risk_views.risk_models_page, name="risk-models"),
+    path("risk-models/adopt/", risk_views.risk_model_adopt_view, name="risk-model-adopt"),
     path("tasks/", include("inspections.urls")),
     path("api/", include(api)),
     path("api/", include("jiaxing_qs.api_urls")),  # the read API, schema and docs; after the map routes above

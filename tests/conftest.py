@@ -16,6 +16,7 @@ fixtures (``supervisor``, ``inspector``, ``administrator`` of ``county``; ``outs
 """
 
 import datetime as dt
+import random
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,7 +26,7 @@ import time_machine
 from django.conf import settings
 from django.utils import translation
 
-from enterprises.models import Enterprise, RiskEvent
+from enterprises.models import Category, Enterprise, EnterpriseProduct, RiskEvent
 from inspections.models import (
     CheckResult,
     Conclusion,
@@ -34,15 +35,17 @@ from inspections.models import (
     InspectionTask,
     PlanStatus,
     RectificationOrder,
+    RiskModel,
     SpotCheckResult,
     TaskAssignment,
     TaskStatus,
 )
+from inspections.risk_models import risk_model_adopt, risk_model_fit
 from products.models import Product
 from regions.imports import load_jiaxing
-from regions.models import Level, Region, Role
+from regions.models import Colour, ColourThresholds, Level, Region, RegionSnapshot, Role
 
-from .clock import TEST_NOW
+from .clock import TEST_NOW, TEST_TODAY
 from .factories import (
     EnterpriseFactory,
     EnterpriseProductFactory,
@@ -279,3 +282,59 @@ def two_county_cases(region_tree) -> dict[str, Case]:
         "a": case_make(region_tree.town_a1, county_inspectors(region_tree.county_a, "officer_a")),
         "b": case_make(region_tree.town_b1, county_inspectors(region_tree.county_b, "officer_b")),
     }
+
+
+# --- A bureau's spot-check history, for the risk score (tests/test_risk_score*.py) -----------------------------
+
+HISTORY_YEARS = 4  # of spot checks before TEST_TODAY
+
+
+@pytest.fixture
+def city_supervisor(region_tree):
+    return StaffProfileFactory(user=UserFactory(username="city_supervisor"), role=Role.SUPERVISOR, jurisdiction=region_tree.city).user
+
+
+@pytest.fixture
+def history(region_tree):
+    """160 enterprises in one town, each checked once a year for four years. A product "bad" fails 40 % of its
+    checks, the others 6 %; an enterprise that failed last year fails again more often (a lasting effect)."""
+    rng = random.Random(2026)
+    town = region_tree.town_a1
+    bad, good = ProductFactory(name="劣质电热毯"), ProductFactory(name="普通纸制品")
+    enterprises = []
+    for n in range(160):
+        enterprise = EnterpriseFactory(town=town, category=Category.ROUTINE)
+        EnterpriseProduct.objects.create(enterprise=enterprise, product=bad if n % 4 == 0 else good)
+        enterprises.append((enterprise, bad if n % 4 == 0 else good))
+    results, serial = [], 0
+    for enterprise, product in enterprises:
+        failed_before = False
+        for year in range(HISTORY_YEARS, 0, -1):
+            day = TEST_TODAY - dt.timedelta(days=365 * year - rng.randrange(1, 300))
+            chance = (0.40 if product == bad else 0.06) * (2.0 if failed_before else 1.0)
+            failed = rng.random() < chance
+            serial += 1
+            results.append(
+                SpotCheckResult(
+                    enterprise=enterprise, product=product, checked_on=day, conforming=not failed, lab_report_number=f"R{serial:06d}"
+                )
+            )
+            failed_before = failed
+    SpotCheckResult.objects.bulk_create(results)
+    return {"bad": bad, "good": good, "enterprises": [e for e, _p in enterprises]}
+
+
+@pytest.fixture
+def adopted(history, city_supervisor) -> RiskModel:
+    model = risk_model_fit(as_of=TEST_TODAY)
+    risk_model_adopt(model=model, adopted_by=city_supervisor, reason="回测 AUC 达标，试行")
+    model.refresh_from_db()
+    return model
+
+
+@pytest.fixture
+def orange_town(region_tree) -> None:
+    """Town A1 and county A orange in TEST_TODAY's period: the draw's one stratum is routine/orange."""
+    thresholds = ColourThresholds.in_force()
+    for region in (region_tree.town_a1, region_tree.county_a):
+        RegionSnapshot.objects.create(region=region, period=TEST_TODAY.replace(day=1), colour=Colour.ORANGE, thresholds=thresholds)

@@ -134,6 +134,11 @@ MATRIX: dict[str, Page] = {
     "dashboard-export": Page(None, {"GET": planners()}),
     # Any planner may simulate; adopting changes city-wide rules: city-level staff (here the superuser) only.
     "simulator": Page(None, {"GET": planners(), "POST": planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), 403))}),
+    # A risk score model is a city-wide rule: every planner reads the page; only city-wide staff adopt (the county's 403).
+    "risk-models": Page(None, {"GET": planners()}),
+    "risk-model-adopt": Page(
+        None, {"GET": everyone(405), "POST": planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), 403) | {SUPERUSER: MOVED})}
+    ),
     "inspections:my-tasks": Page(None, {"GET": staff()}),
     "inspections:task-detail": Page("open_task", {"GET": staff_record()}),
     # Only the task's two officers fill in its form (an empty one is answered 422); anyone else is refused.

@@ -124,6 +124,7 @@ RESOURCES = [
 NOT_IN_MATRIX = {
     "api-product": "the catalogue is the city's, shared by every jurisdiction (tested below)",
     "api-region-snapshot": "nested under a region; its jurisdiction tests are below",
+    "api-risk-model": "a risk score model is a city-wide rule, readable by all staff (tests/test_risk_score_pages.py)",
 }
 ALL_LISTS = [*RESOURCES, Resource("api-product", "/api/products/", "id", lambda b: b.product.pk, lambda b: {"q": b.product.code})]
 

@@ -165,6 +165,8 @@ def test_the_check_form_on_a_phone_stores_one_result_whatever_the_network_and_th
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "my-tasks.png"))
     page.click(f"a.task-row[href='/tasks/{task.pk}/']")
+    page.wait_for_url(f"**/tasks/{task.pk}/")
+    page.wait_for_load_state("load")  # measured before the page's fonts and styles are in, it could seem wider
     assert no_sideways_scroll(page), "the task page fits the phone"
     page.screenshot(path=str(ARTIFACTS / "task.png"), full_page=True)
     page.click("[data-testid=open-form]")

@@ -18,7 +18,7 @@ from dataclasses import asdict, fields, replace
 from .simulation import STRATEGIES, Params, Result, domain_fixed_rules, rule_policies, run
 
 CATEGORY_ORDER = ["tightened", "routine", "responsibility", "credit"]
-RATIO_ROWS = ("risk_default", "risk_filled", "risk_first", "risk_priority", "ranked")
+RATIO_ROWS = ("risk_default", "risk_filled", "risk_first", "risk_priority", "risk_scored", "ranked")
 
 
 def _days(value) -> str:

@@ -21,13 +21,36 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
+import numpy as np
 from django.core.exceptions import ValidationError
 
 from enterprises.models import Category, RiskClass, SupervisionPolicy
 from enterprises.validators import uscc_check_character
-from inspections.draw import Candidate, Draw, DrawnTarget, _draw_risk_arm, allocate, draw_key
+from inspections.draw import (
+    DRAW_METHOD_PPS,
+    SCORE_DECIMALS,
+    Candidate,
+    Draw,
+    DrawnTarget,
+    _draw_risk_arm,
+    _draw_risk_arm_pps,
+    allocate,
+    draw_key,
+)
 from inspections.models import DrawArm, InspectionPlan
 from inspections.plans import POLICY_FIELDS
+from inspections.pps import horvitz_thompson
+from inspections.pps import wilson as wilson_estimate
+from inspections.scoring import (
+    RATE_WINDOW,
+    History,
+    Window,
+    design_matrix,
+    model_from_windows,
+    probability,
+    shrunk_failure_rates,
+    window_usable,
+)
 from jiaxing_qs.demo.places import BASE_INDUSTRIES, COUNTIES, STREET_WEIGHT, TOWNS
 from products.imports import CATALOGUE_CSV, HARM_SEVERITIES, read_csv
 from products.models import Grade, GradingPolicy, Product
@@ -495,7 +518,13 @@ def published_draw(context: Context, plan: InspectionPlan, candidates: list[Cand
                 "",
             )
         )
-    _draw_risk_arm(plan, draw, ordered[draw.control_size :])
+    if plan.draw_method == DRAW_METHOD_PPS:
+        control_probability = draw.control_size / len(candidates) if candidates else 0.0
+        for target in draw.targets:
+            target.inclusion_probability = control_probability
+        _draw_risk_arm_pps(plan, draw, ordered[draw.control_size :])
+    else:
+        _draw_risk_arm(plan, draw, ordered[draw.control_size :])
     return draw
 
 
@@ -628,6 +657,128 @@ def ranked(context: Context, ledger: Ledger, year: int) -> tuple[dict[int, str],
     return {i: "ranked" for i in order[: context.params.budget]}, {}
 
 
+# --- JQS-DRAW-2: the risk score fitted on the strategy's own history, πps inside the strata --------------------
+
+
+def history_at(context: Context, ledger: Ledger, year: int, grades: list[int], risk: list[bool]) -> dict[int, History]:
+    """Each enterprise's History (inspections.scoring) at the start of ``year`` from what the strategy found:
+    the same raw counts the project takes from its tables (checks and results, other risk events, the products'
+    failure rates, the town's risk share). Licences are not modelled here (their lapses are among the events)."""
+    population, world = context.population, context.world
+    window = range(max(0, year - 3), year)
+    product_window = range(max(0, year - RATE_WINDOW.days // 365), year)
+    checks = {k: sum(ledger.checks[y][k] for y in product_window) for k in range(len(population.products))}
+    fails = {k: sum(ledger.fails[y][k] for y in product_window) for k in range(len(population.products))}
+    rates = shrunk_failure_rates({k: n for k, n in checks.items() if n}, fails)
+    town_risk = Counter(population.town_of[i] for i in range(population.size) if risk[i])
+    town_size = Counter(population.town_of)
+    histories = {}
+    for i in range(population.size):
+        history = History(max_grade=max(grades[k] for k in population.makes[i]))
+        for y in range(year - 1, -1, -1):
+            if i in ledger.inspected[y]:
+                if history.days_since_check is None:
+                    history.days_since_check = (year - y) * DAYS - world.day[y][i]
+                if y >= year - 3:
+                    history.checks_3y += 1
+                    if world.failing[y][i]:
+                        if y == year - 1:
+                            history.nonconforming_1y += 1
+                        else:
+                            history.nonconforming_1_3y += 1
+        history.other_events_3y = sum(i in world.events[y] for y in window)
+        history.product_failure_rate = rates.get(population.checked[i], rates["overall"])
+        town = population.town_of[i]
+        history.town_risk_share = town_risk[town] / town_size[town]
+        histories[i] = history
+    return histories
+
+
+def score_model(context: Context, ledger: Ledger, year: int):
+    """JQS-SCORE-1 as the pipeline fits it (``model_from_windows``), on windows at the starts of the years before
+    ``year``: features then, labels from that year's checks."""
+    windows = []
+    for cutoff in range(year - 1, max(-1, year - 6), -1):
+        grades = product_grades(context, ledger, cutoff)
+        histories = history_at(context, ledger, cutoff, grades, risk_classes(context, ledger, cutoff))
+        ids = sorted(ledger.inspected[cutoff])
+        labels = [context.world.failing[cutoff][i] for i in ids]
+        history_checks = sum(len(ledger.inspected[y]) for y in range(max(0, cutoff - 3), cutoff))
+        window = Window(cutoff, design_matrix(histories, ids), np.array(labels, dtype=float), history_checks)
+        if window_usable(window):
+            windows.append(window)
+    return model_from_windows(windows)
+
+
+def risk_scored(context: Context, ledger: Ledger, year: int) -> tuple[dict[int, str], dict]:
+    """(e) JQS-DRAW-2: as (b), with every enterprise's risk score (fitted on the strategy's own results) weighting
+    the draw inside the strata, the floor, and the unspent budget filled; plus the Horvitz–Thompson estimate."""
+    population = context.population
+    grades = product_grades(context, ledger, year)
+    risk = risk_classes(context, ledger, year)
+    colours = town_colours(context, risk)
+    table = {
+        (grade, is_risk): context.supervision.category_for(grade, RiskClass.RISK if is_risk else RiskClass.NON_RISK)
+        for grade in Grade
+        for is_risk in (True, False)
+    }
+    categories = [table[(max(grades[k] for k in population.makes[i]), risk[i])] for i in range(population.size)]
+    outcome = score_model(context, ledger, year)
+    if outcome.fit is None:
+        scores = [None] * population.size
+    else:
+        histories = history_at(context, ledger, year, grades, risk)
+        matrix = design_matrix(histories, list(range(population.size)))
+        scores = [round(p, SCORE_DECIMALS) for p in probability(outcome.fit.logits(matrix)).tolist()]
+    candidates = [
+        Candidate(i, population.credit_codes[i], "", categories[i], colours[population.town_of[i]], scores[i] or 1.0)
+        for i in range(population.size)
+    ]
+    plan = plan_for(context, year)
+    plan.draw_method = DRAW_METHOD_PPS
+    draw = published_draw(context, plan, candidates, year)
+    failing = context.world.failing[year]
+    strata: dict[str, list[tuple[float, int]]] = {}
+    control = [0, 0]
+    for target in draw.targets:
+        y = failing[target.enterprise_id]
+        if target.arm == DrawArm.CONTROL:
+            control[0] += 1
+            control[1] += y
+        else:
+            strata.setdefault(target.stratum, []).append((target.inclusion_probability, y))
+    estimate = horvitz_thompson(strata, population.size, certain_found=control[1])
+    truth = sum(failing) / population.size
+    direct = wilson_estimate(control[1], control[0])
+    extra = {
+        "scored": outcome.fit is not None,
+        "auc": outcome.quality.auc if outcome.quality else None,
+        "ht": [estimate.value, estimate.low, estimate.high],
+        "control_direct": [direct.value, direct.low, direct.high],
+        "truth": truth,
+        "ht_covers": estimate.low <= truth <= estimate.high,
+        "min_inclusion_probability": min(draw.probabilities.values()) if draw.probabilities else None,
+        "lowest_over_floor": lowest_over_floor(plan, draw, [c for c in candidates if draw.probabilities.get(c.credit_code, 1.0) < 1.0]),
+    }
+    return {target.enterprise_id: target.arm for target in draw.targets}, extra
+
+
+def lowest_over_floor(plan: InspectionPlan, draw: Draw, candidates: list[Candidate]) -> float:
+    """The smallest ratio, over the risk arm's enterprises, of an inclusion probability to its floor
+    (score_floor_share % of its stratum's rate quota ÷ N): at least 1 when no enterprise falls below it."""
+    floor_share = float(plan.score_floor_share) / 100
+    rate = {(s.category, s.colour): s.quota / s.population for s in draw.strata if s.population}
+    ratios = [
+        draw.probabilities[c.credit_code] / (floor_share * rate[(c.category, c.colour)])
+        for c in candidates
+        if (c.category, c.colour) in rate
+        and rate[(c.category, c.colour)] > 0
+        and c.credit_code in draw.probabilities
+        and draw.probabilities[c.credit_code] < 1.0
+    ]
+    return min(ratios) if ratios else float("inf")
+
+
 def risk_first(policy: SupervisionPolicy) -> SupervisionPolicy:
     """A table an administrator could adopt instead of the default one: every risk enterprise is tightened."""
     variant = copy.copy(policy)
@@ -647,6 +798,7 @@ STRATEGIES = {
         "(b‴) leftover budget filled in category order",
         lambda c, ledger, y: risk_based(c, ledger, y, fill="priority"),
     ),
+    "risk_scored": ("(e) JQS-DRAW-2: risk score πps in the strata, floor, budget filled", risk_scored),
     "oracle": ("(c) oracle", oracle),
     "ranked": ("(d) diagnostic: greedy ranking, same data", ranked),
 }

@@ -46,7 +46,7 @@ class EnterpriseViewSet(ReadOnlyModelViewSet):
 
     lookup_value_regex = r"\d+"
     filterset_class = EnterpriseFilter
-    ordering_fields = ["name", "credit_code", "risk_class", "category", "max_grade", "classified_at", "id"]
+    ordering_fields = ["name", "credit_code", "risk_class", "category", "max_grade", "classified_at", "risk_score__probability", "id"]
     ordering = ["name", "id"]
 
     def get_serializer_class(self):
@@ -55,7 +55,7 @@ class EnterpriseViewSet(ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Enterprise.objects.none()
-        enterprises = enterprises_within(api_jurisdiction(self.request)).select_related("town__parent")
+        enterprises = enterprises_within(api_jurisdiction(self.request)).select_related("town__parent", "risk_score")
         if self.action == "retrieve":
             enterprises = enterprises.prefetch_related(
                 Prefetch("made", queryset=EnterpriseProduct.objects.select_related("product").order_by("-product__grade", "product__code")),

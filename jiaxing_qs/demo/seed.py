@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import router, transaction
 from django.db.models import Count, Exists, OuterRef, ProtectedError
@@ -24,7 +25,8 @@ from django.utils import timezone
 from simple_history.utils import get_history_model_for_model
 
 from enterprises.models import Enterprise, EnterpriseProduct, RiskClass, RiskEvent, Status, SupervisionPolicy
-from inspections.models import InspectionTask, SpotCheckResult
+from inspections.models import InspectionTask, RiskModel, RiskModelStatus, SpotCheckResult
+from inspections.risk_models import risk_model_adopt
 from jiaxing_qs.history import history_paused
 from products.imports import CATALOGUE_CSV, CHECKLISTS_CSV, catalogue_import, industry_tags, read_csv
 from regions.imports import load_jiaxing
@@ -42,6 +44,7 @@ BACKFILL_MONTHS = 12
 COLOURS = ("red", "orange", "yellow", "green", "too_few")
 DEMO_APPS = ("regions", "products", "enterprises", "inspections", "jiaxing_qs")
 MAX_DEPENDANT_DEPTH = 5
+DEMO_ADOPTER = "supervisor"  # the demo's city-level supervisor
 HISTORY_DELETE_BATCH = 10_000  # ids per DELETE of history rows (under SQLite's limit of bound parameters)
 
 
@@ -189,6 +192,20 @@ def _generate(rng: random.Random, *, enterprises: int, as_of: dt.date, tags: dic
         message.append(f"{len(results)} spot checks ({failed} non-conforming), {len(events)} other risk events")
 
 
+def _adopt_first_risk_model(*, report: SeedReport, log) -> None:
+    """The demo's city supervisor adopts the risk model the pipeline fitted, so the demo plans draw by JQS-DRAW-2."""
+    with _phase(report, "risk model", log) as message:
+        model = RiskModel.objects.filter(status=RiskModelStatus.FITTED).order_by("-as_of", "-id").first()
+        adopter = get_user_model().objects.filter(username=DEMO_ADOPTER).first()
+        if model is None or adopter is None or RiskModel.objects.filter(status=RiskModelStatus.ADOPTED).exists():
+            message.append("none adopted (a model is in force already, none was fitted, or the demo supervisor is missing)")
+            return
+        scored = risk_model_adopt(
+            model=model, adopted_by=adopter, reason="演示数据：采用首个拟合的风险评分模型 / demo: the first fitted model"
+        )
+        message.append(f"model v{model.pk} adopted by {DEMO_ADOPTER} (AUC {model.auc:.3f}), {scored['scored']} enterprises scored")
+
+
 def _close_the_loop(rng: random.Random, *, as_of: dt.date, report: SeedReport, log) -> None:
     """Not one transaction: the approval's dispatch and each result's feedback run when their own commit does."""
     with _phase(report, "loop", log) as message:
@@ -234,6 +251,7 @@ def seed_demo(*, enterprises: int = 7000, seed: int = 2026, as_of: dt.date | Non
     with _phase(report, "pipeline", log) as message:
         call_command("run_pipeline", as_of=as_of, backfill_months=BACKFILL_MONTHS, stdout=io.StringIO())
         message.append(f"{BACKFILL_MONTHS + 1} monthly runs up to {as_of}")
+    _adopt_first_risk_model(report=report, log=log)
     _close_the_loop(random.Random(seed), as_of=as_of, report=report, log=log)
     _summarise(report)
     return report
