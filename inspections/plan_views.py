@@ -16,7 +16,7 @@ from regions.selectors import within
 
 from .assignment import officers_named
 from .draw import DRAW_METHOD_DESCRIPTION, stratum_label
-from .models import DrawArm, InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
+from .models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
 from .plans import POLICY_FIELDS, plan_approve, plan_create, plan_preview
 
 PLANNERS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
@@ -25,12 +25,17 @@ PLANNERS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
 class PlanForm(forms.ModelForm):
     class Meta:
         model = InspectionPlan
-        fields = ("name", "scope", "period_start", "period_end", "batch_budget", "control_share", *POLICY_FIELDS)
+        fields = ("name", "scope", "period_start", "period_end", "batch_budget", "control_share", "score_floor_share", *POLICY_FIELDS)
         widgets = {"period_start": forms.DateInput(attrs={"type": "date"}), "period_end": forms.DateInput(attrs={"type": "date"})}
 
     def __init__(self, *args, jurisdiction=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["score_floor_share"].required = False  # left empty: the default floor (a fifth of the stratum's rate)
         self.fields["scope"].queryset = Region.objects.filter(within(jurisdiction), level__in=[Level.CITY, Level.COUNTY, Level.PROVINCE])
+
+    def clean_score_floor_share(self):
+        value = self.cleaned_data.get("score_floor_share")
+        return SCORE_FLOOR_SHARE_DEFAULT if value is None else value
 
     def clean(self):
         cleaned = super().clean()
@@ -63,6 +68,7 @@ def plan_new(request):
         "period_start": today,
         "period_end": today.replace(month=12, day=31),
         "control_share": 10,
+        "score_floor_share": SCORE_FLOOR_SHARE_DEFAULT,
     }
     form = PlanForm(request.POST or None, initial=initial, jurisdiction=request.jurisdiction)
     if request.method == "POST" and form.is_valid():

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_safe
 from enterprises.models import Category
 from regions.models import Colour
 
-from .draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION
+from .draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, DRAW_METHOD_PPS
 from .models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
 from .plans import plan_population_csv
 
@@ -107,7 +107,7 @@ def method_blocks(text: str) -> list[dict]:
 @require_safe
 def public_plan(request, pk: int):
     """一公开: the public page of an approved, dispatched or closed plan; drafts are not published (404)."""
-    plan = get_object_or_404(InspectionPlan.objects.filter(status__in=PUBLIC_STATUSES).select_related("scope"), pk=pk)
+    plan = get_object_or_404(InspectionPlan.objects.filter(status__in=PUBLIC_STATUSES).select_related("scope", "risk_model"), pk=pk)
     rows = public_plan_rows(plan)
     reported = [row for row in rows if row.conforming is not None]
     counts = {
@@ -120,7 +120,7 @@ def public_plan(request, pk: int):
         "plan": plan,
         "rows": rows,
         "counts": counts,
-        "method_blocks": method_blocks(DRAW_METHOD_DESCRIPTION) if plan.draw_method == DRAW_METHOD else [],
+        "method_blocks": method_blocks(DRAW_METHOD_DESCRIPTION) if plan.draw_method in (DRAW_METHOD, DRAW_METHOD_PPS) else [],
         "ratios": [(Category(c).label, plan.ratio(c)) for c in CATEGORY_ORDER],
         "multipliers": [(colour.label, plan.multiplier(colour.value)) for colour in Colour if colour != Colour.TOO_FEW],
         "population": PlanPopulation.objects.filter(plan=plan).only("sha256", "enterprise_count", "recorded_at").first(),

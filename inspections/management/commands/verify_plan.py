@@ -8,7 +8,7 @@ from inspections.plans import plan_verify
 
 class Command(BaseCommand):
     help = (
-        "Re-run a dispatched plan's draw (method JQS-DRAW-1, the plan's seed) on the population recorded at dispatch, "
+        "Re-run a dispatched plan's draw (its method, JQS-DRAW-1 or JQS-DRAW-2, and seed) on the population recorded at dispatch, "
         "or on a published population CSV, and compare it with the plan's tasks. Exit status 1 on any difference."
     )
 
