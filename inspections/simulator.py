@@ -39,7 +39,7 @@ from regions.models import Colour, ColourThresholds, Level, RegionSnapshot, code
 from regions.periods import years_before
 from regions.services import colour_for, risk_share_percent
 
-from .models import SCORE_FLOOR_SHARE_DEFAULT, RiskScore, SpotCheckResult
+from .models import SCORE_FLOOR_SHARE_DEFAULT, SpotCheckResult
 from .pps import inclusion_probabilities
 
 SCORE_FLOOR_SHARE = float(SCORE_FLOOR_SHARE_DEFAULT) / 100  # JQS-DRAW-2's default floor, as a plan gets it
@@ -285,8 +285,6 @@ def _scenario(
 def _scored_enterprises(jurisdiction, in_force: SupervisionPolicy, draft: SupervisionPolicy) -> list[dict]:
     """Each active enterprise's town, categories in force and in the draft, and risk score under the adopted model
     (empty when none is adopted: the strata's observed rates are used). One query."""
-    if not RiskScore.objects.exists():
-        return []
     return list(
         enterprises_within(jurisdiction)
         .filter(status=Status.ACTIVE, risk_score__isnull=False)
@@ -313,7 +311,8 @@ def policy_simulate(
     as_of: dt.date | None = None,
 ) -> Simulation:
     """The rules in force and the draft, side by side, on the jurisdiction (module docstring). Reads only:
-    three queries whatever the number of enterprises."""
+    four queries whatever the number of enterprises (the latest snapshot's period and
+    counts, the enterprise groups, the risk scores)."""
     as_of = as_of or timezone.localdate()
     window = (years_before(as_of, policy_in_force.risk_window_years), as_of)
     period, regions = _latest_regions(jurisdiction)
