@@ -1,3 +1,6 @@
+import dataclasses
+import functools
+
 from django import forms
 from django.contrib import admin
 from django.db.models import Count
@@ -10,9 +13,11 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
+from jiaxing_qs.import_admin import ImportExportMixin
 from jiaxing_qs.tasks import enqueue_pipeline
 from regions.admin_scoping import CityWideAdmin
 
+from .imports import PRODUCT_EXPORT, grade_overrides_import
 from .models import ChecklistItem, Grade, GradeChange, GradingPolicy, Product, ProductClass
 from .services import grade_points, products_grade
 
@@ -159,7 +164,12 @@ class GradeChangeInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(CityWideAdmin, ChangeReasonMixin, AuditedAdmin):
+class ProductAdmin(CityWideAdmin, ChangeReasonMixin, ImportExportMixin, AuditedAdmin):
+    """The catalogue; grade overrides also come from a file (upload → preview → confirm), for city-level
+    administrators only (CityWideAdmin), and the list exports with the override columns the import reads back."""
+
+    importers = (grade_overrides_import,)
+    export_fields = PRODUCT_EXPORT
     list_display = (
         "code",
         "name",
@@ -231,6 +241,11 @@ class ProductAdmin(CityWideAdmin, ChangeReasonMixin, AuditedAdmin):
         if form.instance.override_grade is not None and {"override_grade", "override_reason"} & set(form.changed_data):
             return override if reason in ("", override) else f"{override}; {reason}"
         return reason
+
+    def _importer_within(self, request, kind: str):
+        # The grade changes (GradeChange) name the administrator who imported them, as an edit on the page does.
+        importer = super()._importer_within(request, kind)
+        return dataclasses.replace(importer, run=functools.partial(importer.run, by=request.user))
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

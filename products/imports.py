@@ -1,14 +1,20 @@
-"""Loading the product catalogue and checklists: validate every row first, then write all or nothing.
+"""Loading the product catalogue and checklists, and importing grade overrides: every row checked first, then
+all or nothing.
 
 The catalogue file carries the grade factors of each product; the grade itself is the grading rule's
 (products_grade), run right after the import so a changed factor is reflected at once. Every class, product and
 checklist item the import creates, changes or removes gets a history row whose reason names the import.
+
+Grade overrides (人工调整等级) come from an .xlsx or .csv uploaded in the admin, read and reported like the other
+imports (jiaxing_qs/tabular.py, docs/imports.md): product code, grade (高/中/低, high/medium/low; empty clears the
+override) and the reason a grade needs. The overrides are set by the one override rule (products_override_grade).
 """
 
 import csv
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,10 +22,28 @@ from django.db import router, transaction
 from django.db.models.deletion import Collector
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from .models import ChecklistItem, HarmSeverity, LicenceType, Product, ProductClass
-from .services import products_grade
+from jiaxing_qs.tabular import (
+    YES_NO,
+    CellError,
+    Column,
+    ExportField,
+    FirstRows,
+    Importer,
+    ImportReport,
+    ImportRows,
+    Progress,
+    cell_text,
+    choice_lookup,
+    normalise_header,
+    parse_code,
+)
+from regions.models import Region
+
+from .models import ChecklistItem, Grade, HarmSeverity, LicenceType, Product, ProductClass
+from .services import GradeOverride, grade_overrides_changing, products_grade, products_override_grade
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CATALOGUE_CSV = DATA_DIR / "catalogue.csv"
@@ -320,3 +344,127 @@ def industry_tags(catalogue_rows: list[dict]) -> dict[str, list[str]]:
 def load_catalogue(catalogue: Path = CATALOGUE_CSV, checklists: Path = CHECKLISTS_CSV) -> dict:
     """The catalogue and checklists shipped with the app (the 2021 national key products catalogue)."""
     return catalogue_import(read_csv(catalogue), read_csv(checklists), source=f"{catalogue.name}, {checklists.name}")
+
+
+# --- Grade overrides from a file -----------------------------------------------------------------------------
+
+GRADE_OVERRIDE_COLUMNS = (
+    Column("product_code", "产品代码", "product code", required=True, aliases=("产品编码", "目录代码", "product")),
+    Column(
+        "grade",
+        "人工调整等级",
+        "override grade",
+        required=True,
+        aliases=("调整等级", "调整后等级", "风险等级", "等级", "grade", "risk grade", "grade override"),
+    ),
+    Column(
+        "reason",
+        "人工调整理由",
+        "reason",
+        aliases=("调整理由", "理由", "原因", "调整原因", "override reason", "reason for the override"),
+    ),
+)
+GRADE_SYNONYMS = {
+    **dict.fromkeys(("高", "high"), Grade.HIGH),
+    **dict.fromkeys(("中", "medium"), Grade.MEDIUM),
+    **dict.fromkeys(("低", "low"), Grade.LOW),
+}
+PRODUCT_EXPORT = (
+    ExportField("code", "产品代码"),
+    ExportField("name", "产品名称"),
+    ExportField("product_class__name", "产品类别"),
+    ExportField("grade", "产品风险等级"),
+    ExportField("computed_grade", "计算等级"),
+    ExportField("override_grade", "人工调整等级"),
+    ExportField("override_reason", "人工调整理由"),
+    ExportField("harm_severity", "危害程度"),
+    ExportField("licence_type", "许可或认证要求"),
+    ExportField("vulnerable_users", "弱势群体使用", YES_NO),
+    ExportField("failure_rate", "近期抽查不合格率（%）"),
+    ExportField("failure_sample", "抽查批次数"),
+    ExportField("is_active", "在目录中", YES_NO),
+)
+UNREADABLE = object()  # a grade cell that names no grade
+
+
+def grade_lookup() -> dict[str, int]:
+    """Normalised spelling → grade: 高/中/低, high/medium/low and the grades' labels in either language."""
+    lookup = choice_lookup(Grade, GRADE_SYNONYMS)
+    for value in Grade.values:  # "1" is the lowest grade here, the highest in other schemes: refuse, don't guess
+        lookup.pop(str(value), None)
+    return lookup
+
+
+class CatalogueCodes:
+    """Product code → id, loaded once; a code Excel stored as a number gets its leading zeros back (8004 → 08004)."""
+
+    def __init__(self):
+        self.ids = dict(Product.objects.values_list("code", "id"))
+        self.lengths = sorted({len(code) for code in self.ids})
+
+    def find(self, rows: ImportRows, row: int, value: Any) -> tuple[str, int | None]:
+        """The code as written and the product's id, or None after recording why there is none."""
+        try:
+            code = parse_code(value)
+        except CellError as error:
+            rows.add(row, "product_code", str(error))
+            return cell_text(value), None
+        if not code:
+            rows.add(row, "product_code", _("the product code is empty"))
+            return code, None
+        for candidate in [code] + ([code.zfill(length) for length in self.lengths] if code.isdigit() else []):
+            if candidate in self.ids:
+                return code, self.ids[candidate]
+        rows.add(row, "product_code", _("unknown product code %(code)s (see the product catalogue)") % {"code": code})
+        return code, None
+
+
+def _grade_of(rows: ImportRows, row: int, value: Any, lookup: dict[str, int]) -> Any:
+    """The grade a cell names, None for an empty cell (clear the override), UNREADABLE after recording why."""
+    text = cell_text(value)
+    if not text:
+        return None
+    grade = lookup.get(normalise_header(text))
+    if grade is None:
+        message = _("unknown grade “%(value)s” (use 高, 中 or 低, or high, medium or low; leave it empty to clear the override)")
+        rows.add(row, "grade", message % {"value": text})
+        return UNREADABLE
+    return grade
+
+
+def _grade_overrides(
+    rows: ImportRows, *, dry_run: bool, progress: Progress | None, jurisdiction: Region | None = None, by=None
+) -> ImportReport:
+    if jurisdiction is not None:  # the admin lets only city-level administrators import (regions/admin_scoping.py)
+        rows.file_problem(_("The product catalogue is the city's: only a city-level administrator can import grade overrides."))
+        return rows.report
+    codes, grades = CatalogueCodes(), grade_lookup()
+    wanted: dict[int, GradeOverride] = {}
+    first_rows = FirstRows()
+    for row, cells in rows:
+        code, product_id = codes.find(rows, row, cells.get("product_code"))
+        repeated = product_id is not None and first_rows.seen(rows, row, product_id, "product_code", code)
+        grade = _grade_of(rows, row, cells.get("grade"), grades)
+        if grade is UNREADABLE:
+            continue
+        override = GradeOverride(grade, cell_text(cells.get("reason")))
+        problem = override.problem()
+        if problem:
+            rows.add(row, "reason", problem)
+        if product_id is not None and not repeated:
+            wanted[product_id] = override
+    report = rows.report
+    if not report.ok:
+        return report
+    if dry_run:
+        changed = len(grade_overrides_changing(wanted))
+    else:
+        with translation.override(settings.LANGUAGE_CODE):  # stored text is in the site language
+            note = _("import of %(file)s") % {"file": report.filename or report.kind}
+        changed = products_override_grade(overrides=wanted, note=note, by=by)["changed"]
+        report.written = True
+    report.updated, report.unchanged = changed, len(wanted) - changed
+    return report
+
+
+grade_overrides_import = Importer("grade_overrides", gettext_lazy("product grade overrides"), GRADE_OVERRIDE_COLUMNS, _grade_overrides)

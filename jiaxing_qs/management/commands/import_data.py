@@ -6,13 +6,18 @@ from django.core.management.base import BaseCommand, CommandError
 from enterprises.imports import enterprises_import, products_made_import, risk_events_import
 from inspections.imports import spot_checks_import
 from jiaxing_qs.tabular import PROGRESS_EVERY
+from products.imports import grade_overrides_import
 
-IMPORTERS = {importer.kind: importer for importer in (enterprises_import, products_made_import, risk_events_import, spot_checks_import)}
+IMPORTERS = {
+    importer.kind: importer
+    for importer in (enterprises_import, products_made_import, risk_events_import, spot_checks_import, grade_overrides_import)
+}
 
 
 class Command(BaseCommand):
     help = (
-        "Import enterprises, the products they make, risk events or historic spot-check results from .xlsx or .csv "
+        "Import enterprises, the products they make, risk events, historic spot-check results or product grade "
+        "overrides from .xlsx or .csv "
         "(UTF-8, UTF-8 with BOM, GBK/GB18030). Every row is checked first: one bad row and nothing is written. "
         "Importing the same file again changes nothing. Column layouts: docs/imports.md; examples: samples/."
     )
