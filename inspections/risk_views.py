@@ -42,7 +42,10 @@ class AdoptForm(forms.Form):
 class BacktestForm(forms.Form):
     as_of = forms.DateField(label=gettext_lazy("Stand on the date"), widget=forms.DateInput(attrs={"type": "date"}))
     budget_share = forms.DecimalField(
-        label=gettext_lazy("Budget (% of the checked enterprises)"), min_value=1, max_value=100, initial=int(100 * DEFAULT_BUDGET_SHARE)
+        label=gettext_lazy("Budget (per cent of the checked enterprises)"),
+        min_value=1,
+        max_value=100,
+        initial=int(100 * DEFAULT_BUDGET_SHARE),
     )
 
     def clean_as_of(self):

@@ -16,7 +16,7 @@ from regions.models import Role
 from .clock import TEST_TODAY
 from .factories import StaffProfileFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english", "client_en")]  # the pages read in English
 
 
 # --- The back-test -------------------------------------------------------------------------------------------
