@@ -26,7 +26,11 @@ class PlanForm(forms.ModelForm):
     class Meta:
         model = InspectionPlan
         fields = ("name", "scope", "period_start", "period_end", "batch_budget", "control_share", "score_floor_share", *POLICY_FIELDS)
-        widgets = {"period_start": forms.DateInput(attrs={"type": "date"}), "period_end": forms.DateInput(attrs={"type": "date"})}
+        # A date input reads ISO dates only, whatever the page's language formats dates as.
+        widgets = {
+            "period_start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "period_end": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
 
     def __init__(self, *args, jurisdiction=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -40,7 +40,10 @@ class AdoptForm(forms.Form):
 
 
 class BacktestForm(forms.Form):
-    as_of = forms.DateField(label=gettext_lazy("Stand on the date"), widget=forms.DateInput(attrs={"type": "date"}))
+    as_of = forms.DateField(
+        label=gettext_lazy("Stand on the date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),  # ISO, any language
+    )
     budget_share = forms.DecimalField(
         label=gettext_lazy("Budget (per cent of the checked enterprises)"),
         min_value=1,

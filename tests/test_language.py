@@ -1,5 +1,7 @@
 """Chinese first: the interface is in Simplified Chinese unless the user switches to English."""
 
+import re
+
 import pytest
 from django.conf import settings
 
@@ -24,3 +26,13 @@ def test_after_login_inspectors_land_on_their_tasks_and_supervisors_on_the_map(c
     assert client.get("/")["Location"] == "/tasks/"
     client.force_login(supervisor)
     assert client.get("/")["Location"] == "/map/"
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize(("url", "field"), [("/risk-models/", "as_of"), ("/plans/new/", "period_start")])
+def test_date_inputs_come_filled_in_whatever_the_language(client, city_supervisor, language, url, field):
+    """A date input reads ISO dates only: a localised date (2025/11/26 in Chinese) leaves it empty."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    client.force_login(city_supervisor)
+    page = client.get(url).content.decode()
+    assert re.search(rf'type="date" name="{field}" value="\d{{4}}-\d{{2}}-\d{{2}}"', page), page
