@@ -1,7 +1,7 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class EnterprisesConfig(AppConfig):
     name = "enterprises"
-    verbose_name = _("Enterprises")
+    verbose_name = pgettext_lazy("application", "Enterprises")  # the section, not the column "number of enterprises"
