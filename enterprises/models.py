@@ -221,7 +221,23 @@ ratio = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 category_field = {"max_length": 20, "choices": Category.choices}
 
 
-class SupervisionPolicy(RuleVersion):
+class DrawRatios:
+    """The draw-ratio rule over the fields ``ratio_<category>`` and ``multiplier_<colour>``, held by the policy
+    and by each plan's copy of it (inspections.InspectionPlan)."""
+
+    def ratio(self, category: str) -> Decimal:
+        return getattr(self, f"ratio_{category}")
+
+    def multiplier(self, colour: str | None) -> Decimal:
+        """The colour's multiplier; 1 for a region without a colour (too few enterprises)."""
+        return getattr(self, f"multiplier_{colour}", Decimal("1"))
+
+    def draw_ratio(self, category: str, region_colour: str | None = None) -> Decimal:
+        """Yearly share of a category drawn for spot checks, scaled by the region's colour, capped at 100%."""
+        return min(Decimal("100"), self.ratio(category) * self.multiplier(region_colour))
+
+
+class SupervisionPolicy(DrawRatios, RuleVersion):
     """The classification window, the grade × class category table, draw ratios and colour multipliers."""
 
     risk_window_years = models.PositiveSmallIntegerField(_("risk window (years)"), default=3, validators=[MinValueValidator(1)])
@@ -272,12 +288,6 @@ class SupervisionPolicy(RuleVersion):
         level = {Grade.HIGH: "high", Grade.MEDIUM: "medium"}.get(grade, "low")
         suffix = "risk" if risk_class == RiskClass.RISK else "non_risk"
         return getattr(self, f"{level}_{suffix}")
-
-    def draw_ratio(self, category: str, region_colour: str | None = None) -> Decimal:
-        """Yearly share of a category drawn for spot checks, scaled by the region's colour, capped at 100%."""
-        base = getattr(self, f"ratio_{category}")
-        multiplier = getattr(self, f"multiplier_{region_colour}", Decimal("1"))
-        return min(Decimal("100"), base * multiplier)
 
 
 def quality_code_token() -> str:

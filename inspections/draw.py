@@ -51,6 +51,7 @@ from django.utils.translation import gettext as _
 from enterprises.models import Category, EnterpriseProduct, Status
 from enterprises.selectors import enterprises_within
 from regions.models import Colour, Level, RegionSnapshot
+from regions.services import town_draw_colours
 
 from .models import DrawArm, InspectionPlan, RiskScore
 from .pps import inclusion_probabilities, logistic, pareto_ranking, uniform_from_key
@@ -110,19 +111,12 @@ class Draw:
 
 
 def town_colours(period=None) -> dict[int, str | None]:
-    """Each town's colour in the latest snapshot, its county's colour when the town has too few enterprises."""
+    """Each town's colour for the draw in the latest snapshot (or ``period``'s): ``town_draw_colours``."""
     period = period or RegionSnapshot.objects.order_by("-period").values_list("period", flat=True).first()
     rows = RegionSnapshot.objects.filter(period=period, region__level__in=[Level.TOWN, Level.COUNTY]).values_list(
         "region_id", "region__parent_id", "region__level", "colour"
     )
-    colour_of = {region_id: colour for region_id, _parent, _level, colour in rows}
-    colours = {}
-    for region_id, parent_id, level, colour in rows:
-        if level == Level.TOWN:
-            if colour == Colour.TOO_FEW:
-                colour = colour_of.get(parent_id)
-            colours[region_id] = None if colour == Colour.TOO_FEW else colour
-    return colours
+    return town_draw_colours(rows)
 
 
 def plan_population(plan: InspectionPlan) -> list[Candidate]:
@@ -263,7 +257,7 @@ def _strata_quotas(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> d
     keys = sorted(groups, key=lambda k: (order.index(k[0]), k[1] or ""))
     for category, colour in keys:
         size = len(groups[(category, colour)])
-        share = min(Decimal("100"), plan.ratio(category) * plan.multiplier(colour))
+        share = plan.draw_ratio(category, colour)
         draw.strata.append(Stratum(category, colour, size, Decimal(size) * share / 100))
     risk_budget = plan.batch_budget - draw.control_size
     wanted = [stratum.wanted for stratum in draw.strata]

@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.models import Enterprise
+from enterprises.models import DrawRatios, Enterprise
 from products.models import ChecklistItem, Product
 from regions.models import Region, audit_history
 
@@ -72,7 +72,7 @@ SCORE_FLOOR_SHARE_DEFAULT = Decimal("20")  # JQS-DRAW-2: a fifth of the stratum'
 multiplier_validators = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("10"))]
 
 
-class InspectionPlan(models.Model):
+class InspectionPlan(DrawRatios, models.Model):
     """A spot-check plan: scope, budget, draw ratios and the seed that makes its draw reproducible."""
 
     name = models.CharField(_("name"), max_length=200)
@@ -146,12 +146,6 @@ class InspectionPlan(models.Model):
 
     def __str__(self):
         return self.name
-
-    def ratio(self, category: str) -> Decimal:
-        return getattr(self, f"ratio_{category}")
-
-    def multiplier(self, colour: str | None) -> Decimal:
-        return getattr(self, f"multiplier_{colour}", Decimal("1"))
 
 
 class PlanPopulation(models.Model):

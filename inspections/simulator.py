@@ -35,9 +35,9 @@ from django.utils.translation import gettext as _
 from enterprises.models import KEY_SUPERVISED, Category, EnterpriseProduct, Status, SupervisionPolicy
 from enterprises.selectors import enterprises_within
 from enterprises.services import category_expression
-from regions.models import Colour, ColourThresholds, Level, RegionSnapshot, code_prefix
+from regions.models import Colour, ColourThresholds, RegionSnapshot, code_prefix
 from regions.periods import years_before
-from regions.services import colour_for, risk_share_percent
+from regions.services import colour_for, risk_share_percent, town_draw_colours
 
 from .models import SCORE_FLOOR_SHARE_DEFAULT, SpotCheckResult
 from .pps import inclusion_probabilities
@@ -213,16 +213,8 @@ def _colours(regions: list[RegionCounts], thresholds: ColourThresholds) -> dict[
 
 
 def _town_colours(regions: list[RegionCounts], colours: dict[int, str]) -> dict[int, str | None]:
-    """A town's colour for the draw: its own, its county's when too few, None (multiplier 1) when both are."""
-    towns = {}
-    for region in regions:
-        if region.level != Level.TOWN:
-            continue
-        colour = colours[region.region_id]
-        if colour == Colour.TOO_FEW:
-            colour = colours.get(region.parent_id)
-        towns[region.region_id] = None if colour in (None, Colour.TOO_FEW) else colour
-    return towns
+    """A town's colour for the draw under ``colours`` (``town_draw_colours``)."""
+    return town_draw_colours((region.region_id, region.parent_id, region.level, colours[region.region_id]) for region in regions)
 
 
 def _enterprise_groups(jurisdiction, in_force: SupervisionPolicy, draft: SupervisionPolicy, since: dt.date, until: dt.date) -> list[dict]:

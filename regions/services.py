@@ -6,6 +6,7 @@ region and period.
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -14,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .map_cache import map_microcache
-from .models import Colour, ColourThresholds, IndexWeights, Region, RegionSnapshot
+from .models import Colour, ColourThresholds, IndexWeights, Level, Region, RegionSnapshot
 
 
 def colour_for(risk_count: int, enterprise_count: int, thresholds: ColourThresholds) -> str:
@@ -34,6 +35,21 @@ def colour_for(risk_count: int, enterprise_count: int, thresholds: ColourThresho
     if share >= Fraction(thresholds.yellow_from):
         return Colour.YELLOW
     return Colour.GREEN
+
+
+def town_draw_colours(regions: Iterable[tuple[int, int | None, str, str | None]]) -> dict[int, str | None]:
+    """The colour each town's enterprises are drawn with (JQS-DRAW-1), from (region id, parent id, level, colour)
+    of the towns and their counties: the town's own; its county's when the town has too few enterprises to
+    colour; None (multiplier 1) when the county has too few too or is not given."""
+    regions = list(regions)
+    colour_of = {region_id: colour for region_id, _parent, _level, colour in regions}
+    towns = {}
+    for region_id, parent_id, level, colour in regions:
+        if level == Level.TOWN:
+            if colour == Colour.TOO_FEW:
+                colour = colour_of.get(parent_id)
+            towns[region_id] = None if colour in (None, Colour.TOO_FEW) else colour
+    return towns
 
 
 def risk_share_percent(risk_count: int, enterprise_count: int) -> Decimal:

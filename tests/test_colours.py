@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from regions.models import Colour, ColourThresholds, RegionSnapshot
+from regions.models import Colour, ColourThresholds, Level, RegionSnapshot
 from regions.periods import period_of
-from regions.services import colour_for, region_snapshots_update
+from regions.services import colour_for, region_snapshots_update, town_draw_colours
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
@@ -149,3 +149,22 @@ def test_region_colour_rolls_up_from_towns_to_county_and_city(region_tree):
         "349902001": Colour.YELLOW,
         "349902002": Colour.TOO_FEW,  # no enterprises at all
     }
+
+
+# --- The colour a town's enterprises are drawn with ---------------------------------------------------------
+
+COUNTY, TOWN = 1, 2
+
+
+@pytest.mark.parametrize(
+    ("town", "county", "drawn_with"),
+    [
+        (Colour.YELLOW, Colour.RED, Colour.YELLOW),  # its own colour
+        (Colour.TOO_FEW, Colour.RED, Colour.RED),  # too few to colour: its county's
+        (Colour.TOO_FEW, Colour.TOO_FEW, None),  # the county too: no colour, multiplier 1
+        (Colour.TOO_FEW, None, None),  # the county not coloured in that snapshot
+    ],
+)
+def test_a_town_is_drawn_with_its_colour_or_its_countys_when_too_small(town, county, drawn_with):
+    regions = [(TOWN, COUNTY, Level.TOWN, town)] + ([(COUNTY, None, Level.COUNTY, county)] if county else [])
+    assert town_draw_colours(regions) == {TOWN: drawn_with}
