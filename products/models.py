@@ -20,6 +20,9 @@ class Grade(models.IntegerChoices):
     HIGH = 3, _("high risk")
 
 
+LOW_GRADE = Grade.LOW  # a product scoring below every cut-off of the grading policy
+
+
 class HarmSeverity(models.IntegerChoices):
     MINOR = 1, _("minor (quality or performance loss)")
     MODERATE = 2, _("moderate (injury or property damage)")
@@ -101,8 +104,20 @@ class Product(models.Model):
         return self.licence_type != LicenceType.NONE
 
     def clean(self):
-        if self.override_grade is not None and not self.override_reason.strip():
-            raise ValidationError({"override_reason": _("A grade override needs a reason.")})
+        problem = override_problem(self.override_grade, self.override_reason)
+        if problem:
+            raise ValidationError({"override_reason": problem})
+
+
+def override_problem(grade: int | None, reason: str) -> str | None:
+    """The grade-override rule: a grade set needs a reason, kept with it (and fitting its field); None when fine."""
+    reason = (reason or "").strip()
+    limit = Product._meta.get_field("override_reason").max_length
+    if grade is not None and not reason:
+        return str(_("A grade override needs a reason."))
+    if grade is not None and len(reason) > limit:
+        return _("longer than %(limit)d characters (%(n)d)") % {"limit": limit, "n": len(reason)}
+    return None
 
 
 class ChecklistItem(models.Model):
@@ -155,6 +170,14 @@ class GradingPolicy(RuleVersion):
 
     def __str__(self):
         return f"high ≥ {self.high_from_score}, medium ≥ {self.medium_from_score}"
+
+    def grade_cut_offs(self) -> list[tuple[int, int]]:
+        """The score → grade cut-offs, highest grade first: (lowest score, grade); below them all, LOW_GRADE."""
+        return [(self.high_from_score, Grade.HIGH), (self.medium_from_score, Grade.MEDIUM)]
+
+    def grade_for_score(self, score: int) -> int:
+        """A product's grade from its grading score (the SQL form: products.services.computed_grade_expression)."""
+        return next((grade for lowest, grade in self.grade_cut_offs() if score >= lowest), LOW_GRADE)
 
     def clean(self):
         errors = {}

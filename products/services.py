@@ -13,7 +13,7 @@ from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from .models import Grade, GradeChange, GradingPolicy, HarmSeverity, LicenceType, Product
+from .models import LOW_GRADE, Grade, GradeChange, GradingPolicy, HarmSeverity, LicenceType, Product, override_problem
 
 
 def _score_expression(policy: GradingPolicy):
@@ -39,11 +39,11 @@ def _score_expression(policy: GradingPolicy):
 
 
 def computed_grade_expression(policy: GradingPolicy):
+    """GradingPolicy.grade_for_score over the score, as one SQL expression."""
     score = _score_expression(policy)
     return Case(
-        When(GreaterThanOrEqual(score, Value(policy.high_from_score)), then=Value(Grade.HIGH)),
-        When(GreaterThanOrEqual(score, Value(policy.medium_from_score)), then=Value(Grade.MEDIUM)),
-        default=Value(Grade.LOW),
+        *(When(GreaterThanOrEqual(score, Value(lowest)), then=Value(grade)) for lowest, grade in policy.grade_cut_offs()),
+        default=Value(LOW_GRADE),
         output_field=IntegerField(),
     )
 
@@ -109,9 +109,6 @@ def grading_policy_today() -> GradingPolicy:
     return GradingPolicy.in_force(end_of_day)
 
 
-OVERRIDE_REASON_MAX = Product._meta.get_field("override_reason").max_length
-
-
 @dataclass(frozen=True)
 class GradeOverride:
     """What a product's grade override is to be: a grade with the reason for it, or none (the override cleared;
@@ -130,13 +127,8 @@ class GradeOverride:
         return self.grade, self.reason.strip() if self.grade is not None else ""
 
     def problem(self) -> str | None:
-        """The override rule: a grade set needs a reason, which is kept with it (and fits its field)."""
-        reason = self.reason.strip()
-        if self.grade is not None and not reason:
-            return _("A grade override needs a reason.")
-        if self.grade is not None and len(reason) > OVERRIDE_REASON_MAX:
-            return _("longer than %(limit)d characters (%(n)d)") % {"limit": OVERRIDE_REASON_MAX, "n": len(reason)}
-        return None
+        """Why this override cannot be set (Product.override_problem), or None."""
+        return override_problem(self.grade, self.reason)
 
     def change_reason(self, note: str = "") -> str:
         """Why, as the history keeps it: the override's reason (or "grade override cleared"), then ``note``."""

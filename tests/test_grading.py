@@ -84,6 +84,24 @@ def test_grade_points_explain_each_factor():
     assert "12" in points[-1][0]
 
 
+def test_the_grade_of_every_score_is_the_same_in_python_and_in_sql():
+    """The cut-offs live in GradingPolicy.grade_cut_offs; the SQL form (the pipeline) and the Python form (the
+    benchmark, the admin's explanation) read them both."""
+    policy = GradingPolicy.in_force()
+    products = [
+        ProductFactory(harm_severity=harm, licence_type=licence, vulnerable_users=vulnerable)
+        for harm in HarmSeverity.values
+        for licence in (LicenceType.NONE, LicenceType.CCC)
+        for vulnerable in (False, True)
+    ]
+    products_grade(policy=policy)
+    for product in products:
+        product.refresh_from_db()
+        score = sum(points for _label, points in grade_points(product, policy))
+        assert product.computed_grade == policy.grade_for_score(score), product
+    assert {policy.grade_for_score(score) for score in range(0, 12)} == set(Grade.values)
+
+
 def test_edited_grading_policy_changes_the_grade():
     product = graded(harm_severity=SEVERE, licence_type=LICENCE)  # 4 points
     assert product.grade == Grade.MEDIUM

@@ -428,15 +428,6 @@ def oracle(context: Context, ledger: Ledger, year: int) -> tuple[dict[int, str],
     return {i: "oracle" for i in ranked[: context.params.budget]}, {}
 
 
-def grade_from_score(score: int, policy: GradingPolicy) -> int:
-    """The cut-offs of products.services.computed_grade_expression (kept in SQL there)."""
-    if score >= policy.high_from_score:
-        return Grade.HIGH
-    if score >= policy.medium_from_score:
-        return Grade.MEDIUM
-    return Grade.LOW
-
-
 def product_grades(context: Context, ledger: Ledger, year: int) -> list[int]:
     """产品分级 as of the plan: grading points with the failure rate of the ledger's results in the window."""
     policy = context.grading
@@ -454,7 +445,7 @@ def product_grades(context: Context, ledger: Ledger, year: int) -> list[int]:
             failure_rate=rate,
             failure_sample=sample,
         )
-        grades.append(grade_from_score(sum(points for _label, points in grade_points(unsaved, policy)), policy))
+        grades.append(policy.grade_for_score(sum(points for _label, points in grade_points(unsaved, policy))))
     return grades
 
 
