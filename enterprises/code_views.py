@@ -10,12 +10,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from regions.access import ALL_STAFF, role_required
-from regions.models import Role
+from regions.models import SUPERVISORY_ROLES
 
 from .codes import code_by_token, code_for, code_revoke, code_url, open_task_for, public_profile, qr_dark, qr_png, qr_svg, task_check_url
 from .selectors import enterprises_within
 
-CODE_REVOKERS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
+CODE_REVOKERS = SUPERVISORY_ROLES
 
 
 def _bureau() -> dict:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from jiaxing_qs.rules import RuleVersion
 from products.models import Grade, Product
-from regions.models import Level, Region, audit_history
+from regions.models import Colour, Level, Region, audit_history
 
 from .validators import validate_uscc
 
@@ -219,6 +219,13 @@ class RiskReason(models.Model):
 
 ratio = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 category_field = {"max_length": 20, "choices": Category.choices}
+
+
+# The supervision policy's fields by what they decide (the simulator, the plan form and each plan's copy use them).
+CATEGORY_CELLS = ("high_risk", "high_non_risk", "medium_risk", "medium_non_risk", "low_risk", "low_non_risk")
+RATIO_FIELDS = tuple(f"ratio_{category}" for category in Category.values)
+MULTIPLIER_FIELDS = tuple(f"multiplier_{colour}" for colour in (Colour.RED, Colour.ORANGE, Colour.YELLOW, Colour.GREEN))
+DRAW_RATIO_FIELDS = (*RATIO_FIELDS, *MULTIPLIER_FIELDS)  # what a plan copies from the policy in force
 
 
 class DrawRatios:

@@ -30,7 +30,6 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from enterprises.models import RiskEvent, RiskEventKind
-from enterprises.selectors import enterprises_within
 from regions.models import Level
 
 from .models import (
@@ -47,6 +46,7 @@ from .models import (
     TaskKind,
     TaskStatus,
 )
+from .selectors import tasks_within
 
 MAX_PHOTOS = 9
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -412,11 +412,6 @@ def check_result_submit(
 
 
 # --- Reads for the inspector's pages -------------------------------------------------------------------------
-
-
-def tasks_within(jurisdiction) -> "models.QuerySet[InspectionTask]":
-    """Every task query of a page starts here: the tasks of enterprises in the user's jurisdiction."""
-    return InspectionTask.objects.filter(enterprise__in=enterprises_within(jurisdiction))
 
 
 def officer_tasks(*, user, jurisdiction, submitted: bool = False) -> "models.QuerySet[InspectionTask]":

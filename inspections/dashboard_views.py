@@ -17,26 +17,20 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from enterprises.models import Category, SupervisionPolicy
+from enterprises.models import CATEGORY_CELLS, MULTIPLIER_FIELDS, RATIO_FIELDS, Category, SupervisionPolicy
 from regions.access import role_required
-from regions.models import ColourThresholds, Level, Role
+from regions.models import SUPERVISORY_ROLES, ColourThresholds, Level
 from regions.selectors import is_city_wide
 
 from . import kpis
 from .models import OrderStatus
 from .simulator import (
-    CATEGORY_CELLS,
-    MULTIPLIER_FIELDS,
-    RATIO_FIELDS,
     THRESHOLD_FIELDS,
     draft_of,
     policy_simulate,
     rule_changes,
     rules_adopt,
 )
-
-PLANNERS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
-
 
 # --- Dashboard -----------------------------------------------------------------------------------------------
 
@@ -144,7 +138,7 @@ def display_change(figure: kpis.Figure) -> str:
     return f"{sign}{abs(figure.change):.2f}{unit}"
 
 
-@role_required(*PLANNERS)
+@role_required(*SUPERVISORY_ROLES)
 def dashboard_page(request):
     form, a, b = _periods(request)
     report = kpis.dashboard(jurisdiction=request.jurisdiction, a=a, b=b)
@@ -298,7 +292,7 @@ def dashboard_workbook(report: kpis.Dashboard, jurisdiction_name: str) -> bytes:
     return buffer.getvalue()
 
 
-@role_required(*PLANNERS)
+@role_required(*SUPERVISORY_ROLES)
 def dashboard_export(request):
     _form, a, b = _periods(request)
     report = kpis.dashboard(jurisdiction=request.jurisdiction, a=a, b=b)
@@ -408,7 +402,7 @@ def _number(value, places: int, signed: bool = False) -> str:
     return ("+" if value > 0 else "−") + text if signed else ("−" + text if value < 0 else text)
 
 
-@role_required(*PLANNERS)
+@role_required(*SUPERVISORY_ROLES)
 def simulator_page(request):
     thresholds, policy = ColourThresholds.in_force(), SupervisionPolicy.in_force()
     adopting = request.method == "POST"

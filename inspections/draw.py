@@ -160,8 +160,17 @@ def allocate(wanted: list[Decimal], total: int) -> list[int]:
 
 
 def stratum_label(category: str, colour: str | None) -> str:
-    colour_label = Colour(colour).label if colour else _("uncoloured")
-    return f"{Category(category).label}·{colour_label}"
+    """ "tightened", "red" → "tightened supervision·red", the label of the draw's reasons and pages; a value
+    that is not a category or colour (an old plan's) is shown as it is stored."""
+    colour_label = Colour(colour).label if colour in Colour.values else _("uncoloured")
+    category_label = Category(category).label if category in Category.values else category
+    return f"{category_label}·{colour_label}"
+
+
+def stratum_code_label(code: str) -> str:
+    """A stored stratum (``stratum_code``: "tightened/red") as its label."""
+    category, _sep, colour = code.partition("/")
+    return stratum_label(category, colour)
 
 
 def plan_draw(plan: InspectionPlan, population: list[Candidate] | None = None) -> Draw:

@@ -32,15 +32,14 @@ from .models import (
     Conclusion,
     DrawArm,
     InspectionPlan,
-    InspectionTask,
     OrderStatus,
-    RectificationOrder,
     SpotCheckResult,
     TaskAssignment,
     TaskKind,
     TaskStatus,
 )
 from .pps import Estimate, ht_total, share_estimate, wilson
+from .selectors import orders_within, spot_checks_within, tasks_within
 
 # Reporting conventions of the statistics below, not bureau rules: they decide what is shown, never a decision.
 Z95 = 1.959964  # two-sided 95 % normal quantile
@@ -174,18 +173,6 @@ class Figure:
     unit: str = ""
     records: tuple[Records | None, Records | None] = (None, None)
     notes: tuple[str, str] = ("", "")
-
-
-def spot_checks_within(jurisdiction):
-    return SpotCheckResult.objects.filter(enterprise__in=enterprises_within(jurisdiction))
-
-
-def orders_within(jurisdiction):
-    return RectificationOrder.objects.filter(enterprise__in=enterprises_within(jurisdiction))
-
-
-def tasks_within(jurisdiction):
-    return InspectionTask.objects.filter(enterprise__in=enterprises_within(jurisdiction))
 
 
 def _snapshots_of(jurisdiction):

@@ -9,23 +9,21 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from enterprises.models import SupervisionPolicy
+from enterprises.models import DRAW_RATIO_FIELDS, SupervisionPolicy
 from regions.access import role_required
-from regions.models import Level, Region, Role
+from regions.models import SUPERVISORY_ROLES, Level, Region
 from regions.selectors import within
 
 from .assignment import officers_named
 from .draw import DRAW_METHOD_DESCRIPTION, stratum_label
 from .models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
-from .plans import POLICY_FIELDS, plan_approve, plan_create, plan_preview
-
-PLANNERS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
+from .plans import plan_approve, plan_create, plan_preview
 
 
 class PlanForm(forms.ModelForm):
     class Meta:
         model = InspectionPlan
-        fields = ("name", "scope", "period_start", "period_end", "batch_budget", "control_share", "score_floor_share", *POLICY_FIELDS)
+        fields = ("name", "scope", "period_start", "period_end", "batch_budget", "control_share", "score_floor_share", *DRAW_RATIO_FIELDS)
         # A date input reads ISO dates only, whatever the page's language formats dates as.
         widgets = {
             "period_start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -53,7 +51,7 @@ def plans_for(request):
     return InspectionPlan.objects.filter(scope__in=Region.objects.filter(within(request.jurisdiction)))
 
 
-@role_required(*PLANNERS)
+@role_required(*SUPERVISORY_ROLES)
 def plan_list(request):
     plans = (
         plans_for(request)
@@ -63,11 +61,11 @@ def plan_list(request):
     return render(request, "inspections/plans/list.html", {"plans": plans})
 
 
-@role_required(*PLANNERS)
+@role_required(*SUPERVISORY_ROLES)
 def plan_new(request):
     policy = SupervisionPolicy.in_force()
     today = timezone.localdate()
-    initial = {field: getattr(policy, field) for field in POLICY_FIELDS} | {
+    initial = {field: getattr(policy, field) for field in DRAW_RATIO_FIELDS} | {
         "scope": request.jurisdiction,
         "period_start": today,
         "period_end": today.replace(month=12, day=31),
@@ -87,7 +85,7 @@ def plan_new(request):
     return render(request, "inspections/plans/new.html", {"form": form})
 
 
-@role_required(*PLANNERS)
+@role_required(*SUPERVISORY_ROLES)
 def plan_detail(request, pk):
     plan = get_object_or_404(plans_for(request).select_related("scope", "created_by", "approved_by"), pk=pk)
     context = {"plan": plan, "method": DRAW_METHOD_DESCRIPTION}
@@ -120,7 +118,7 @@ def plan_detail(request, pk):
 
 
 @require_POST
-@role_required(*PLANNERS)
+@role_required(*SUPERVISORY_ROLES)
 def plan_approve_view(request, pk):
     plan = get_object_or_404(plans_for(request), pk=pk)
     try:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from enterprises.models import SupervisionPolicy
+from enterprises.models import DRAW_RATIO_FIELDS, SupervisionPolicy
 from regions.models import Level, Region, RegionSnapshot
 
 from .assignment import Staffing, assign_officers
@@ -46,17 +46,6 @@ from .models import (
 )
 from .notifications import channel_for, unsent
 
-POLICY_FIELDS = (
-    "ratio_tightened",
-    "ratio_routine",
-    "ratio_responsibility",
-    "ratio_credit",
-    "multiplier_red",
-    "multiplier_orange",
-    "multiplier_yellow",
-    "multiplier_green",
-)
-
 
 @transaction.atomic
 def plan_create(
@@ -69,7 +58,7 @@ def plan_create(
     if scope.level not in (Level.PROVINCE, Level.CITY, Level.COUNTY):
         raise ValidationError({"scope": _("A plan covers a county, a city or a province.")})
     policy = SupervisionPolicy.in_force()
-    values = {field: getattr(policy, field) for field in POLICY_FIELDS} | overrides
+    values = {field: getattr(policy, field) for field in DRAW_RATIO_FIELDS} | overrides
     model = adopted_risk_model()
     plan = InspectionPlan(
         name=name,

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from enterprises.models import Category
 from regions.models import Colour
 
-from .draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, DRAW_METHOD_PPS
+from .draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, DRAW_METHOD_PPS, stratum_code_label
 from .models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
 from .plans import plan_population_csv
 
@@ -43,13 +42,8 @@ class PublicRow:
 
 
 def stratum_label(arm: str, stratum: str) -> str:
-    """ "tightened/red" → "tightened supervision·red" (the label the draw's reasons use)."""
-    if arm != DrawArm.RISK:
-        return DrawArm(arm).label
-    category, _sep, colour = stratum.partition("/")
-    colour_label = Colour(colour).label if colour in Colour.values else _("uncoloured")
-    category_label = Category(category).label if category in Category.values else category
-    return f"{category_label}·{colour_label}"
+    """A target's stratum as the public reads it: the risk arm's stratum label, or the arm (control)."""
+    return stratum_code_label(stratum) if arm == DrawArm.RISK else DrawArm(arm).label
 
 
 def _sort_key(task) -> tuple:

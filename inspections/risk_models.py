@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enterprises.models import Enterprise, Status
-from regions.models import Role
+from regions.models import SUPERVISORY_ROLES
 from regions.selectors import is_city_wide, role_and_jurisdiction_of
 
 from .models import RiskModel, RiskModelStatus, RiskScore
@@ -104,7 +104,7 @@ def adopted_risk_model() -> RiskModel | None:
 def may_adopt_risk_models(user) -> bool:
     """A model is a city-wide rule: supervisors and administrators of the whole city (or province) adopt it."""
     role, jurisdiction = role_and_jurisdiction_of(user)
-    return role in (Role.SUPERVISOR, Role.ADMINISTRATOR) and is_city_wide(jurisdiction)
+    return role in SUPERVISORY_ROLES and is_city_wide(jurisdiction)
 
 
 @transaction.atomic

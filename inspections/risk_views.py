@@ -13,14 +13,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from regions.access import role_required
-from regions.models import Role
+from regions.models import SUPERVISORY_ROLES
 
 from .backtest import DEFAULT_BUDGET_SHARE, backtest
 from .models import RiskModel, RiskModelStatus
 from .risk_models import may_adopt_risk_models, risk_model_adopt
 from .scoring import FEATURE_LABELS, SCORE_METHOD_DESCRIPTION
 
-PLANNERS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
 RANKING_LABELS = {
     "random": gettext_lazy("random"),
     "categories": gettext_lazy("categories alone"),
@@ -65,7 +64,7 @@ def _coefficient_rows(model: RiskModel) -> list[dict]:
     )
 
 
-@role_required(*PLANNERS)
+@role_required(*SUPERVISORY_ROLES)
 def risk_models_page(request):
     may_adopt = may_adopt_risk_models(request.user)
     models = list(RiskModel.objects.select_related("adopted_by").order_by("-as_of", "-id")[:20])
@@ -93,7 +92,7 @@ def risk_models_page(request):
 
 
 @require_POST
-@role_required(*PLANNERS)
+@role_required(*SUPERVISORY_ROLES)
 def risk_model_adopt_view(request):
     """Adopt the model named in the form (a city-wide rule: city-level staff only)."""
     if not may_adopt_risk_models(request.user):

@@ -1,13 +1,28 @@
-"""Read queries over spot checks that the pipeline hands to the regions app."""
+"""Read queries: what a user's jurisdiction holds (every page, API and figure starts here), and the counts over
+spot checks that the pipeline hands to the regions app."""
 
 import datetime as dt
 from collections import Counter, defaultdict
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from enterprises.models import INCIDENT_KINDS, RiskEvent, RiskEventKind
+from enterprises.selectors import enterprises_within
 
-from .models import SpotCheckResult
+from .models import InspectionTask, RectificationOrder, SpotCheckResult
+
+
+def tasks_within(jurisdiction) -> QuerySet[InspectionTask]:
+    """The tasks of the enterprises in ``jurisdiction`` (None: everywhere)."""
+    return InspectionTask.objects.filter(enterprise__in=enterprises_within(jurisdiction))
+
+
+def spot_checks_within(jurisdiction) -> QuerySet[SpotCheckResult]:
+    return SpotCheckResult.objects.filter(enterprise__in=enterprises_within(jurisdiction))
+
+
+def orders_within(jurisdiction) -> QuerySet[RectificationOrder]:
+    return RectificationOrder.objects.filter(enterprise__in=enterprises_within(jurisdiction))
 
 
 def town_quality_counts(*, start: dt.date, end: dt.date) -> dict[int, Counter]:

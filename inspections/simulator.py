@@ -32,7 +32,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from enterprises.models import KEY_SUPERVISED, Category, EnterpriseProduct, Status, SupervisionPolicy
+from enterprises.models import CATEGORY_CELLS, DRAW_RATIO_FIELDS, KEY_SUPERVISED, Category, EnterpriseProduct, Status, SupervisionPolicy
 from enterprises.selectors import enterprises_within
 from enterprises.services import category_expression
 from regions.models import Colour, ColourThresholds, RegionSnapshot, code_prefix
@@ -45,10 +45,7 @@ from .pps import inclusion_probabilities
 SCORE_FLOOR_SHARE = float(SCORE_FLOOR_SHARE_DEFAULT) / 100  # JQS-DRAW-2's default floor, as a plan gets it
 
 THRESHOLD_FIELDS = ("yellow_from", "orange_from", "red_from", "min_enterprises")
-CATEGORY_CELLS = ("high_risk", "high_non_risk", "medium_risk", "medium_non_risk", "low_risk", "low_non_risk")
-RATIO_FIELDS = ("ratio_tightened", "ratio_routine", "ratio_responsibility", "ratio_credit")
-MULTIPLIER_FIELDS = ("multiplier_red", "multiplier_orange", "multiplier_yellow", "multiplier_green")
-POLICY_FIELDS = (*CATEGORY_CELLS, *RATIO_FIELDS, *MULTIPLIER_FIELDS)
+DRAFT_POLICY_FIELDS = (*CATEGORY_CELLS, *DRAW_RATIO_FIELDS)  # what a draft of the supervision policy may change
 RULE_META = ("id", "valid_from", "created_at", "created_by", "reason")
 COLOUR_ORDER = ("", Colour.GREEN, Colour.ORANGE, Colour.RED, Colour.YELLOW)  # the draw's stratum order
 
@@ -357,7 +354,7 @@ def rules_adopt(*, thresholds: ColourThresholds, policy: SupervisionPolicy, crea
     if not reason:
         raise ValidationError({"reason": _("Say why the rules change: the reason is kept with the new version.")})
     created = []
-    for draft, names in ((thresholds, THRESHOLD_FIELDS), (policy, POLICY_FIELDS)):
+    for draft, names in ((thresholds, THRESHOLD_FIELDS), (policy, DRAFT_POLICY_FIELDS)):
         current = type(draft).in_force()
         if not rule_changes(current, draft, names):
             continue

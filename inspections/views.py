@@ -15,9 +15,10 @@ from django.views.decorators.http import require_http_methods
 
 from regions.access import ALL_STAFF, role_required
 
-from .checks import MAX_PHOTOS, check_result_submit, officer_tasks, tasks_within
+from .checks import MAX_PHOTOS, check_result_submit, officer_tasks
 from .forms import CheckForm
 from .models import CheckResult, ItemOutcome, RectificationOrder, TaskKind, TaskStatus
+from .selectors import tasks_within
 
 
 def _state(task, today) -> tuple[str, str]:

@@ -208,6 +208,10 @@ class Role(models.TextChoices):
     ADMINISTRATOR = "administrator", _("administrator")
 
 
+# Who plans, reads the figures and changes the rules; inspectors check and report.
+SUPERVISORY_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR)
+
+
 class StaffProfile(models.Model):
     """A bureau staff member's role and jurisdiction (a county, or the whole city)."""
 

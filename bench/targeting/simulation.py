@@ -24,7 +24,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 import numpy as np
 from django.core.exceptions import ValidationError
 
-from enterprises.models import Category, RiskClass, SupervisionPolicy
+from enterprises.models import DRAW_RATIO_FIELDS, Category, RiskClass, SupervisionPolicy
 from enterprises.validators import uscc_check_character
 from inspections.draw import (
     DRAW_METHOD_PPS,
@@ -38,7 +38,6 @@ from inspections.draw import (
     draw_key,
 )
 from inspections.models import DrawArm, InspectionPlan
-from inspections.plans import POLICY_FIELDS
 from inspections.pps import horvitz_thompson
 from inspections.pps import wilson as wilson_estimate
 from inspections.scoring import (
@@ -481,7 +480,7 @@ def town_colours(context: Context, risk: list[bool]) -> list[str | None]:
 
 def plan_for(context: Context, year: int, scale: Decimal = Decimal("1"), supervision: SupervisionPolicy | None = None) -> InspectionPlan:
     """An unsaved plan as plan_create makes it: the policy's ratios (× ``scale``, capped at 100 %), the budget."""
-    values = {name: getattr(supervision or context.supervision, name) for name in POLICY_FIELDS}
+    values = {name: getattr(supervision or context.supervision, name) for name in DRAW_RATIO_FIELDS}
     for category in Category:
         ratio = (values[f"ratio_{category.value}"] * scale).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
         values[f"ratio_{category.value}"] = min(Decimal("100"), ratio)

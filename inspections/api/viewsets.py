@@ -11,10 +11,9 @@ from rest_framework.viewsets import ReadOnlyModelViewSet
 
 from enterprises.selectors import enterprises_within
 from jiaxing_qs.api_defaults import api_jurisdiction
-from regions.models import Region
+from regions.models import SUPERVISORY_ROLES, Region
 from regions.selectors import within
 
-from ..checks import tasks_within
 from ..models import (
     DrawArm,
     InspectionPlan,
@@ -29,7 +28,7 @@ from ..models import (
     TaskKind,
     TaskStatus,
 )
-from ..plan_views import PLANNERS
+from ..selectors import tasks_within
 from .serializers import (
     InspectionPlanDetailSerializer,
     InspectionPlanSerializer,
@@ -91,7 +90,7 @@ class InspectionPlanViewSet(ReadOnlyModelViewSet):
     """Spot-check plans (双随机) whose scope lies in the caller's jurisdiction, with seed and draw method so the
     draw can be re-run. For planners (supervisors, administrators), as the plan pages."""
 
-    allowed_roles = PLANNERS
+    allowed_roles = SUPERVISORY_ROLES
     filterset_class = InspectionPlanFilter
     ordering_fields = ["period_start", "name", "status", "id"]
     ordering = ["-period_start", "-id"]

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import ProtectedError, Q
 
-from regions.models import Region, Role, StaffProfile
+from regions.models import SUPERVISORY_ROLES, Region, Role, StaffProfile
 
 from .places import COUNTIES
 
@@ -52,7 +52,7 @@ class DemoUser:
 
     @property
     def is_staff(self) -> bool:
-        return self.role in (Role.ADMINISTRATOR, Role.SUPERVISOR)  # they may open /admin/
+        return self.role in SUPERVISORY_ROLES  # they may open /admin/
 
 
 def demo_user_specs() -> list[DemoUser]:
