@@ -18,11 +18,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history
 
+from regions.models import PALETTE
+
 from .models import CODE_COLOURS, Enterprise, QualityCode
 
-# Dark colour of the QR for each code colour (Enterprise.code_colour). Risk yellow (#fee08b) is too pale for
-# a scanner on white paper, so routine supervision prints in a dark amber that still reads as yellow.
-QR_DARK = {"red": "#d73027", "yellow": "#b8860b", "blue": "#4575b4", "green": "#1a9850"}
+# Dark colour of the QR for each code colour (Enterprise.code_colour): the colour's mark, since the risk yellow
+# is too pale for a scanner on white paper (routine supervision prints in a dark amber that still reads as yellow).
+QR_DARK = {colour: PALETTE[colour].mark for colour in CODE_COLOURS.values()}
 # Not yet categorised by the pipeline: plain ink rather than a colour that would claim a category.
 QR_UNCLASSIFIED = "#1f2933"
 CODE_COLOUR_LABELS = {"red": _("red code"), "yellow": _("yellow code"), "blue": _("blue code"), "green": _("green code")}

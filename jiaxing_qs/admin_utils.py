@@ -5,15 +5,9 @@ from django.forms.models import model_to_dict
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-# The four risk colours are reserved for risk (UI.md); blue is the responsibility-supervision code colour.
-BADGE_COLOURS = {
-    "red": ("#d73027", "#fff"),
-    "orange": ("#fc8d59", "#222"),
-    "yellow": ("#fee08b", "#222"),
-    "green": ("#1a9850", "#fff"),
-    "blue": ("#4575b4", "#fff"),
-    "too_few": ("#e0e0e0", "#555"),
-}
+from regions.models import PALETTE
+
+BADGE_COLOURS = {name: (swatch.fill, swatch.text) for name, swatch in PALETTE.items()}
 
 
 def badge(label, colour: str | None):

@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "regions.context_processors.staff",
+                "jiaxing_qs.context_processors.palette",
             ],
         },
     },

@@ -2,8 +2,12 @@
 (function () {
   "use strict";
 
-  var COLOURS = { red: "#d73027", orange: "#fc8d59", yellow: "#fee08b", green: "#1a9850", too_few: "url(#hatch)" };
-  var CATEGORY_COLOURS = { tightened: "#d73027", routine: "#e6b800", responsibility: "#4575b4", credit: "#1a9850" };
+  // The colours are the page's CSS custom properties (base.html, from regions.models.PALETTE).
+  var css = window.getComputedStyle(document.documentElement);
+  function cssColour(name) { return css.getPropertyValue("--" + name).trim(); }
+  var COLOURS = { red: cssColour("red"), orange: cssColour("orange"), yellow: cssColour("yellow"), green: cssColour("green"), too_few: "url(#hatch)" };
+  var CATEGORY_COLOURS = {};
+  ["tightened", "routine", "responsibility", "credit"].forEach(function (c) { CATEGORY_COLOURS[c] = cssColour("category-" + c); });
   var gettext = window.gettext || function (s) { return s; };
   var interpolate = window.interpolate || function (f, o) { return f.replace(/%\((\w+)\)s/g, function (m, k) { return o[k]; }); };
   var settings = JSON.parse(document.getElementById("map-settings").textContent);
