@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from enterprises.models import CATEGORY_CELLS, MULTIPLIER_FIELDS, RATIO_FIELDS, Category, SupervisionPolicy
 from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES, ColourThresholds, Level
+from regions.periods import Period, period_parse
 from regions.selectors import is_city_wide
 
 from . import kpis
@@ -39,12 +40,12 @@ class PeriodsForm(forms.Form):
     a = forms.CharField(label=gettext_lazy("Period A"), max_length=20, required=False)
     b = forms.CharField(label=gettext_lazy("Period B"), max_length=20, required=False)
 
-    def _period(self, name: str) -> kpis.Period | None:
+    def _period(self, name: str) -> Period | None:
         text = self.cleaned_data.get(name, "").strip()
         if not text:
             return None
         try:
-            return kpis.period_parse(text)
+            return period_parse(text)
         except ValueError as error:
             raise ValidationError(str(error)) from None
 
@@ -55,7 +56,7 @@ class PeriodsForm(forms.Form):
         return self._period("b")
 
 
-def _periods(request) -> tuple[PeriodsForm, kpis.Period, kpis.Period]:
+def _periods(request) -> tuple[PeriodsForm, Period, Period]:
     default_a, default_b = kpis.default_periods(timezone.localdate())
     form = PeriodsForm(request.GET or None, initial={"a": default_a.label, "b": default_b.label})
     if form.is_bound and form.is_valid():

@@ -9,7 +9,6 @@ The definitions shown next to the figures are the docstrings' plain-language twi
 
 import datetime as dt
 import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from enterprises.models import Category, SupervisionPolicy
 from enterprises.selectors import enterprises_within
 from regions.models import RegionSnapshot
-from regions.periods import month_end, years_before
+from regions.periods import Period, month_end, period_parse, years_before
 
 from .draw import DRAW_METHOD_PPS
 from .models import (
@@ -83,48 +82,6 @@ DEFINITIONS = {
 
 
 # --- Periods -------------------------------------------------------------------------------------------------
-
-PERIOD_PATTERN = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:\s*\.\.\s*(\d{4})(?:-(\d{1,2}))?)?$")
-
-
-@dataclass(frozen=True)
-class Period:
-    """A span of whole months, both ends inclusive."""
-
-    start: dt.date
-    end: dt.date
-
-    @property
-    def label(self) -> str:
-        if self.start.month == 1 and self.end.month == 12:
-            return f"{self.start.year}" if self.start.year == self.end.year else f"{self.start.year}..{self.end.year}"
-        if (self.start.year, self.start.month) == (self.end.year, self.end.month):
-            return f"{self.start:%Y-%m}"
-        return f"{self.start:%Y-%m}..{self.end:%Y-%m}"
-
-    @property
-    def last_month(self) -> dt.date:
-        return self.end.replace(day=1)
-
-
-def period_parse(text: str) -> Period:
-    """A year (2025), a month (2025-03) or a range of either (2025-01..2025-06, 2024..2025)."""
-    match = PERIOD_PATTERN.match((text or "").strip())
-    if not match:
-        raise ValueError(
-            _("Write a period as a year (2025), a month (2025-03) or a range (2025-01..2025-06); got %(text)r.") % {"text": text}
-        )
-    year1, month1, year2, month2 = match.groups()
-    if year2 is None:
-        year2, month2 = year1, month1
-    try:
-        start = dt.date(int(year1), int(month1 or 1), 1)
-        end = month_end(dt.date(int(year2), int(month2 or 12), 1))
-    except ValueError:
-        raise ValueError(_("%(text)r names a month that does not exist.") % {"text": text}) from None
-    if end < start:
-        raise ValueError(_("The period %(text)r ends before it starts.") % {"text": text})
-    return Period(start, end)
 
 
 def default_periods(today: dt.date | None = None) -> tuple[Period, Period]:

@@ -20,12 +20,13 @@ from inspections.models import (
     TaskStatus,
 )
 from regions.models import Colour, ColourThresholds, RegionSnapshot, Role
+from regions.periods import Period, period_parse
 
 from .factories import EnterpriseFactory, ProductFactory, SpotCheckResultFactory, StaffProfileFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-A, B = kpis.period_parse("2024"), kpis.period_parse("2025")
+A, B = period_parse("2024"), period_parse("2025")
 
 
 def day(text: str) -> dt.date:
@@ -66,13 +67,13 @@ def officer(name: str, county):
 
 
 def test_a_period_is_a_year_a_month_or_a_range_of_them():
-    assert kpis.period_parse("2025") == kpis.Period(day("2025-01-01"), day("2025-12-31"))
-    assert kpis.period_parse("2025-02") == kpis.Period(day("2025-02-01"), day("2025-02-28"))
-    assert kpis.period_parse("2025-01..2025-06") == kpis.Period(day("2025-01-01"), day("2025-06-30"))
-    assert kpis.period_parse("2024..2025").label == "2024..2025"
+    assert period_parse("2025") == Period(day("2025-01-01"), day("2025-12-31"))
+    assert period_parse("2025-02") == Period(day("2025-02-01"), day("2025-02-28"))
+    assert period_parse("2025-01..2025-06") == Period(day("2025-01-01"), day("2025-06-30"))
+    assert period_parse("2024..2025").label == "2024..2025"
     for wrong in ("2025-13", "25", "2025-06..2025-01", "last year"):
         with pytest.raises(ValueError):
-            kpis.period_parse(wrong)
+            period_parse(wrong)
 
 
 def test_the_default_periods_are_the_last_full_year_and_the_year_before():

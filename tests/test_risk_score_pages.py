@@ -7,11 +7,12 @@ import pytest
 from django.core.management import call_command
 
 from inspections.backtest import backtest
-from inspections.kpis import Period, population_estimates
+from inspections.kpis import population_estimates
 from inspections.models import RiskModel, RiskModelStatus, RiskScore
 from inspections.plans import plan_approve, plan_create
 from inspections.risk_models import risk_model_fit
 from regions.models import Role
+from regions.periods import Period
 
 from .clock import TEST_TODAY
 from .factories import StaffProfileFactory, UserFactory

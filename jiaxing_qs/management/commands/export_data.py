@@ -12,6 +12,7 @@ from inspections.models import CheckResult, InspectionTask, RectificationOrder, 
 from jiaxing_qs.import_admin import REGION_SNAPSHOT_EXPORT
 from jiaxing_qs.tabular import ExportField, export_xlsx
 from regions.models import RegionSnapshot
+from regions.periods import parse_period
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,6 @@ EXPORTS = {
 ALIASES = {"results": "spot_checks", "events": "risk_events", "rectification_orders": "orders"}
 
 
-def _month(text: str) -> dt.date:
-    return dt.datetime.strptime(text, "%Y-%m").date()
-
-
 class Command(BaseCommand):
     help = (
         "Export a list to .xlsx with Chinese headers (numbers as numbers, dates as dates): "
@@ -56,7 +53,7 @@ class Command(BaseCommand):
         parser.add_argument("--town", metavar="CODE", help="Only this town or street (e.g. 330481004 马桥街道).")
         parser.add_argument("--since", type=dt.date.fromisoformat, help="Only rows dated on or after YYYY-MM-DD.")
         parser.add_argument("--until", type=dt.date.fromisoformat, help="Only rows dated on or before YYYY-MM-DD.")
-        parser.add_argument("--period", type=_month, help="regions: the month YYYY-MM (default: the latest computed).")
+        parser.add_argument("--period", type=parse_period, help="regions: the month YYYY-MM (default: the latest computed).")
 
     def handle(self, *args, kind, file, county=None, town=None, since=None, until=None, period=None, **options):
         if file.suffix.lower() != ".xlsx":
