@@ -4,8 +4,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
-from jiaxing_qs.import_admin import ImportExportMixin
+from common.admin_utils import RuleVersionAdmin, badge
+from common.import_admin import ImportExportMixin
 from products.admin import AuditedAdmin, ChangeReasonMixin, LatestFormSet, related_history
 from products.models import Product
 from regions.admin_scoping import CityWideAdmin, JurisdictionScopedAdmin

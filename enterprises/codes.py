@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history
 
-from regions.models import PALETTE
+from common.palette import PALETTE
 
 from .models import CODE_COLOURS, Enterprise, QualityCode
 

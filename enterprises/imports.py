@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.utils import get_history_manager_for_model
 
-from jiaxing_qs.tabular import (
+from common.tabular import (
     WRITE_BATCH,
     YES_NO,
     CellError,

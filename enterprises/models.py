@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from jiaxing_qs.rules import RuleVersion
+from common.rules import RuleVersion
 from products.models import Grade, Product
 from regions.models import Colour, Level, Region, audit_history
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from jiaxing_qs.import_admin import ExportMixin, ImportExportMixin
+from common.import_admin import ExportMixin, ImportExportMixin
 from products.admin import AuditedAdmin, ChangeReasonMixin, related_history
 from regions.admin_scoping import JurisdictionScopedAdmin, ScopedChoicesMixin
 

@@ -13,7 +13,7 @@ the reason in the result's note, so the disagreement is on record.
 A stored result feeds back at once, in the same transaction: a spot-check result (source "inspection",
 its test report number the result's number), a risk event for a non-conforming result, the rectification
 order of SAMR Order 18 (inspections.rectification) — and, on commit, the enterprise is re-classed and its
-regions re-coloured (jiaxing_qs.tasks.enqueue_feedback).
+regions re-coloured (common.signals.enterprise_outcome_recorded, which jiaxing_qs connects to its feedback task).
 """
 
 import datetime as dt
@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from common.signals import enterprise_outcome_recorded
 from enterprises.models import RiskEvent, RiskEventKind
 from regions.models import Level
 
@@ -329,9 +330,7 @@ def _store(task, *, submitted_by, submission_key, conclusion, answers, co_inspec
 
 def _feed_back(task: InspectionTask, result: CheckResult) -> None:
     """Rectification (SAMR Order 18) now, in this transaction; re-classing and re-colouring on commit."""
-    # Imported here: rectification builds on this module's results, and jiaxing_qs sits right of every app.
-    from jiaxing_qs.tasks import enqueue_feedback
-
+    # Imported here: rectification builds on this module's results.
     if task.kind == TaskKind.REINSPECTION:
         from .rectification import reinspection_recorded
 
@@ -340,7 +339,7 @@ def _feed_back(task: InspectionTask, result: CheckResult) -> None:
         from .rectification import order_open
 
         order_open(result=result)
-    enqueue_feedback(task.enterprise_id)
+    enterprise_outcome_recorded.send(sender=CheckResult, enterprise_id=task.enterprise_id)
 
 
 def check_result_submit(

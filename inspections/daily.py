@@ -41,8 +41,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history
 
+from common.signals import enterprise_outcome_recorded
 from enterprises.models import RiskEvent, RiskEventKind
-from jiaxing_qs.tasks import enqueue_feedback
 
 from .models import CheckResult, InspectionTask, Notification, OrderStatus, RectificationOrder, TaskAssignment, TaskStatus
 from .notifications import channel_for
@@ -133,7 +133,7 @@ def orders_flag_overdue(*, today: dt.date) -> int:
         ]
     _events_create_with_history(events)
     for enterprise_id in sorted({order.enterprise_id for order in orders}):
-        enqueue_feedback(enterprise_id)
+        enterprise_outcome_recorded.send(sender=RectificationOrder, enterprise_id=enterprise_id)
     return len(orders)
 
 

@@ -13,20 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from enterprises.imports import (
-    CREDIT_CODE,
-    PRODUCT_CODE,
-    ProductCodes,
-    choice_of,
-    credit_code_of,
-    date_of,
-    enterprise_ids,
-    finish,
-    prefix_of,
-    stored_enterprise,
-    text_of,
-)
-from jiaxing_qs.tabular import (
+from common.tabular import (
     YES_NO,
     CellError,
     Column,
@@ -40,6 +27,19 @@ from jiaxing_qs.tabular import (
     choice_lookup,
     in_chunks,
     parse_bool,
+)
+from enterprises.imports import (
+    CREDIT_CODE,
+    PRODUCT_CODE,
+    ProductCodes,
+    choice_of,
+    credit_code_of,
+    date_of,
+    enterprise_ids,
+    finish,
+    prefix_of,
+    stored_enterprise,
+    text_of,
 )
 from regions.models import Region
 

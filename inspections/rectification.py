@@ -34,8 +34,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.signals import enterprise_outcome_recorded
 from enterprises.models import RiskEvent, RiskEventKind
-from jiaxing_qs.tasks import enqueue_feedback
 from regions.models import Region, Role, StaffProfile
 
 from .assignment import OFFICERS_PER_TASK
@@ -244,7 +244,7 @@ def _risk_event(*, order: RectificationOrder, kind: str, source_ref: str, on: dt
         source_ref=source_ref,
         defaults={"occurred_on": on, "product_id": order.product_id, "description": description[:500], "is_demo": order.enterprise.is_demo},
     )
-    enqueue_feedback(order.enterprise_id)
+    enterprise_outcome_recorded.send(sender=RectificationOrder, enterprise_id=order.enterprise_id)
 
 
 def _reinspection_task_create(*, order: RectificationOrder, staffed_like: InspectionTask, due_date: dt.date, reason: str) -> InspectionTask:

@@ -32,6 +32,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.signals import pipeline_inputs_changed
 from enterprises.models import CATEGORY_CELLS, DRAW_RATIO_FIELDS, KEY_SUPERVISED, Category, EnterpriseProduct, Status, SupervisionPolicy
 from enterprises.selectors import enterprises_within
 from enterprises.services import category_expression
@@ -348,7 +349,6 @@ def rules_adopt(*, thresholds: ColourThresholds, policy: SupervisionPolicy, crea
     """Adopt a simulated draft: a new version, in force from now, of each rule the draft changes, recording who
     and why (rule versions are the audit trail); then the pipeline re-classes, re-colours and re-indexes under
     them once this commits. Returns the versions created."""
-    from jiaxing_qs.tasks import enqueue_pipeline  # jiaxing_qs sits right of every app
 
     reason = (reason or "").strip()
     if not reason:
@@ -365,5 +365,5 @@ def rules_adopt(*, thresholds: ColourThresholds, policy: SupervisionPolicy, crea
         created.append(version)
     if not created:
         raise ValidationError(_("The draft is the same as the rules in force: there is nothing to adopt."))
-    enqueue_pipeline(as_of)
+    pipeline_inputs_changed.send(sender=SupervisionPolicy, as_of=as_of)
     return created

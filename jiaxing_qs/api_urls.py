@@ -12,13 +12,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.routers import DefaultRouter
 
+from common.api_errors import api_not_found
 from enterprises.api.viewsets import EnterpriseViewSet, RiskEventViewSet
 from inspections.api.risk_models import RiskModelViewSet
 from inspections.api.viewsets import InspectionPlanViewSet, InspectionTaskViewSet, RectificationOrderViewSet, SpotCheckResultViewSet
 from products.api.viewsets import ProductViewSet
 from regions.api.viewsets import REGION_CODE, RegionSnapshotViewSet, RegionViewSet
-
-from .api_errors import api_not_found
 
 router = DefaultRouter()
 router.register("regions", RegionViewSet, basename="api-region")

@@ -31,6 +31,21 @@ class JiaxingQsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from .rules import rule_defaults_ensure
+        from common.rules import rule_defaults_ensure
+        from common.signals import enterprise_outcome_recorded, pipeline_inputs_changed
 
         post_migrate.connect(rule_defaults_ensure, dispatch_uid="jiaxing_qs.rule_defaults")
+        pipeline_inputs_changed.connect(_queue_pipeline, dispatch_uid="jiaxing_qs.queue_pipeline")
+        enterprise_outcome_recorded.connect(_queue_feedback, dispatch_uid="jiaxing_qs.queue_feedback")
+
+
+def _queue_pipeline(sender, as_of=None, **kwargs):
+    from . import tasks
+
+    tasks.enqueue_pipeline(as_of)
+
+
+def _queue_feedback(sender, enterprise_id, **kwargs):
+    from . import tasks
+
+    tasks.enqueue_feedback(enterprise_id)

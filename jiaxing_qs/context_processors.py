@@ -2,8 +2,8 @@
 
 from django.utils.safestring import mark_safe
 
+from common.palette import PALETTE
 from enterprises.models import CODE_COLOURS
-from regions.models import PALETTE
 
 # --<colour>, --<colour>-mark, --<colour>-text, and --category-<category> (its code colour's mark), for
 # static/css/app.css and static/js/map.js.

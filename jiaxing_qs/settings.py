@@ -10,8 +10,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from .env import envbool, envint, envlist, envstr
-from .history import HistorySwitch
+from common.env import envbool, envint, envlist, envstr
+from common.history import HistorySwitch
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("JQS_VAR_DIR", str(BASE_DIR / "var")))
@@ -220,11 +220,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "jiaxing_qs.api_defaults.StaffWithRole"],
-    "DEFAULT_PAGINATION_CLASS": "jiaxing_qs.api_defaults.ApiPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "regions.api.defaults.StaffWithRole"],
+    "DEFAULT_PAGINATION_CLASS": "regions.api.defaults.ApiPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "rest_framework.filters.OrderingFilter"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "jiaxing_qs.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "common.api_errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Jiaxing QS API",
@@ -242,7 +242,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None},
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "jiaxing_qs.api_errors.add_error_responses"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "common.api_errors.add_error_responses"],
     # Several apps name a field "status" or "level": one enum name per choice set.
     "ENUM_NAME_OVERRIDES": {
         "RegionLevelEnum": "regions.models.Level",
@@ -279,7 +279,7 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "jiaxing-qs@localhost")
 
 # History is evidence: it can be read, not reverted from the admin.
 SIMPLE_HISTORY_REVERT_DISABLED = True
-SIMPLE_HISTORY_ENABLED = HistorySwitch()  # off only inside jiaxing_qs.history.history_paused()
+SIMPLE_HISTORY_ENABLED = HistorySwitch()  # off only inside common.history.history_paused()
 
 # Name shown on pages and printed codes.
 BUREAU_NAME = envstr("BUREAU_NAME", "嘉兴市市场监督管理局")

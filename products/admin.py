@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
-from jiaxing_qs.import_admin import ImportExportMixin
-from jiaxing_qs.tasks import enqueue_pipeline
+from common.admin_utils import RuleVersionAdmin, badge
+from common.import_admin import ImportExportMixin
+from common.signals import pipeline_inputs_changed
 from regions.admin_scoping import CityWideAdmin
 
 from .imports import PRODUCT_EXPORT, grade_overrides_import
@@ -254,7 +254,7 @@ class ProductAdmin(CityWideAdmin, ChangeReasonMixin, ImportExportMixin, AuditedA
         edited = ", ".join(str(obj._meta.get_field(name).verbose_name) for name in form.changed_data if name != "change_reason")
         reason = getattr(obj, "_change_reason", "") or gettext("edited in the administration: %(fields)s") % {"fields": edited}
         products_grade(products=Product.objects.filter(pk=obj.pk), reason=reason, by=request.user)
-        enqueue_pipeline()
+        pipeline_inputs_changed.send(sender=Product)
 
 
 @admin.register(GradingPolicy)

@@ -6,7 +6,7 @@ The catalogue file carries the grade factors of each product; the grade itself i
 checklist item the import creates, changes or removes gets a history row whose reason names the import.
 
 Grade overrides (人工调整等级) come from an .xlsx or .csv uploaded in the admin, read and reported like the other
-imports (jiaxing_qs/tabular.py, docs/imports.md): product code, grade (高/中/低, high/medium/low; empty clears the
+imports (common/tabular.py, docs/imports.md): product code, grade (高/中/低, high/medium/low; empty clears the
 override) and the reason a grade needs. The overrides are set by the one override rule (products_override_grade).
 """
 
@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from jiaxing_qs.tabular import (
+from common.tabular import (
     YES_NO,
     CellError,
     Column,

@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from jiaxing_qs.rules import RuleVersion
+from common.rules import RuleVersion
 from regions.models import audit_history
 
 

@@ -3,10 +3,11 @@ from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from jiaxing_qs.admin_utils import RuleVersionAdmin, badge
-from jiaxing_qs.import_admin import REGION_SNAPSHOT_EXPORT, ExportMixin
+from common.admin_utils import RuleVersionAdmin, badge
+from common.import_admin import ExportMixin
 
 from .admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
+from .imports import REGION_SNAPSHOT_EXPORT
 from .models import ColourThresholds, IndexWeights, Region, RegionSnapshot, StaffProfile
 from .services import index_formula
 

@@ -123,6 +123,10 @@ class JurisdictionScopedAdmin(ScopedChoicesMixin):
 
     jurisdiction_path: str = ""
 
+    def admin_scope(self, request) -> AdminScope:
+        """The user's reach, for the ground floor's admin blocks (common.import_admin)."""
+        return admin_scope(request)
+
     def get_queryset(self, request):
         return scoped(super().get_queryset(request), self.jurisdiction_path, admin_scope(request))
 
@@ -142,6 +146,10 @@ class JurisdictionScopedAdmin(ScopedChoicesMixin):
 class CityWideAdmin:
     """A ModelAdmin or inline mixin (first among the bases) for city-wide records: read with the view
     permission, added, changed and deleted only by city-level administrators."""
+
+    def admin_scope(self, request) -> AdminScope:
+        """The user's reach, for the ground floor's admin blocks (common.import_admin)."""
+        return admin_scope(request)
 
     def has_add_permission(self, request, *args):
         return super().has_add_permission(request, *args) and is_city_administrator(request)

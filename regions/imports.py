@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from common.tabular import ExportField
+
 from .geometry import label_point, simplify_geometry
 from .models import LEVEL_PARENT, Level, Region, code_prefix, division_code_validator
 
@@ -128,3 +130,19 @@ def load_jiaxing() -> list[dict]:
     with open(JIAXING_COUNTIES, encoding="utf-8") as handle:
         boundaries = boundaries_import(json.load(handle), source=BOUNDARIES_SOURCE)
     return [divisions, boundaries]
+
+
+# The regions with their colours for one period, as the admin and export_data write them.
+REGION_SNAPSHOT_EXPORT = (
+    ExportField("region__code", "区划代码"),
+    ExportField("region__name", "区域名称"),
+    ExportField("region__level", "层级"),
+    ExportField("region__parent__name", "上级区域"),
+    ExportField("period", "期间"),
+    ExportField("colour", "颜色"),
+    ExportField("enterprise_count", "在营企业数"),
+    ExportField("risk_count", "风险企业数"),
+    ExportField("risk_share", "风险企业占比（%）"),
+    ExportField("index", "质量安全指数"),
+    ExportField("computed_at", "计算时间"),
+)

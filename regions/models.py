@@ -1,6 +1,5 @@
 """Administrative divisions, colour thresholds, index weights, per-period snapshots and staff jurisdictions."""
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from jiaxing_qs.rules import RuleVersion
+from common.rules import RuleVersion
 
 division_code_validator = RegexValidator(
     r"^(\d{6}|\d{9}|\d{12})$", _("A GB/T 2260 division code has 6 digits (9 or 12 for towns and below).")
@@ -88,26 +87,6 @@ class Colour(models.TextChoices):
     YELLOW = "yellow", _("yellow")
     GREEN = "green", _("green")
     TOO_FEW = "too_few", _("too few to colour")
-
-
-@dataclass(frozen=True)
-class Swatch:
-    fill: str  # areas, badges
-    mark: str  # small marks and print on white (map dots, QR codes), where a pale fill would not show
-    text: str  # text on the fill
-
-
-# The colours' one definition, for pages (CSS custom properties, jiaxing_qs.context_processors.palette), the
-# admin's badges and the QR codes. The four risk colours are reserved for risk (UI.md); blue is the
-# responsibility-supervision code colour.
-PALETTE = {
-    Colour.RED.value: Swatch("#d73027", "#d73027", "#fff"),
-    Colour.ORANGE.value: Swatch("#fc8d59", "#fc8d59", "#222"),
-    Colour.YELLOW.value: Swatch("#fee08b", "#b8860b", "#222"),
-    Colour.GREEN.value: Swatch("#1a9850", "#1a9850", "#fff"),
-    "blue": Swatch("#4575b4", "#4575b4", "#fff"),
-    Colour.TOO_FEW.value: Swatch("#e0e0e0", "#bbbbbb", "#555"),
-}
 
 
 percent = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]

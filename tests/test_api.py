@@ -17,11 +17,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
+from common.api_errors import api_exception_handler
 from enterprises.models import RiskReason
-from jiaxing_qs.api_defaults import ApiPagination
-from jiaxing_qs.api_errors import api_exception_handler
 from jiaxing_qs.api_urls import router
 from products.models import ChecklistItem
+from regions.api.defaults import ApiPagination
 from regions.models import Colour, ColourThresholds, Region, RegionSnapshot
 
 from .conftest import Case, case_make

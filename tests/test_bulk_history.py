@@ -14,6 +14,7 @@ from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from common.history import history_paused
 from enterprises.codes import code_for, codes_issue_missing, codes_revoke
 from enterprises.imports import enterprises_import
 from enterprises.models import Enterprise, EnterpriseProduct, QualityCode, RiskEvent, RiskEventKind
@@ -22,7 +23,6 @@ from inspections.imports import spot_checks_import
 from inspections.models import Conclusion, OrderStatus, RectificationOrder, SpotCheckResult, TaskStatus
 from inspections.rectification import order_open
 from jiaxing_qs.demo.seed import demo_data_delete
-from jiaxing_qs.history import history_paused
 from products.imports import CATALOGUE_CSV, CHECKLISTS_CSV, catalogue_import, load_catalogue, read_csv
 from products.models import ChecklistItem, Product, ProductClass
 from regions.models import Role

@@ -407,7 +407,7 @@ def test_only_a_city_level_administrator_can_import_grade_overrides(client, regi
 
 
 def test_an_import_limited_to_a_county_is_refused(kettle, county):
-    # The admin hands county staff an importer limited to their county (jiaxing_qs/import_admin.py).
+    # The admin hands county staff an importer limited to their county (common/import_admin.py).
     within = dataclasses.replace(grade_overrides_import, run=functools.partial(grade_overrides_import.run, jurisdiction=county))
     report = within(csv_bytes([["01018", "高", "召回频发"]]), filename="grades.csv")
     assert problems_of(report) == [

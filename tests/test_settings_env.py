@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from jiaxing_qs.env import envbool, envint, envlist, envstr
+from common.env import envbool, envint, envlist, envstr
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
-from jiaxing_qs.api_defaults import api_jurisdiction
 from products.models import Grade
+from regions.api.defaults import api_jurisdiction
 
 from ..models import KEY_SUPERVISED, Category, Enterprise, EnterpriseProduct, RiskClass, RiskEvent, RiskEventKind, Status
 from ..selectors import enterprises_within

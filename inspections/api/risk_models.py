@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
-from jiaxing_qs.api_defaults import api_jurisdiction
+from regions.api.defaults import api_jurisdiction
 
 from ..models import RiskModel
 from ..risk_models import risk_model_adopt

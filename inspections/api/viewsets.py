@@ -10,7 +10,7 @@ from django_filters import rest_framework as filters
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
 from enterprises.selectors import enterprises_within
-from jiaxing_qs.api_defaults import api_jurisdiction
+from regions.api.defaults import api_jurisdiction
 from regions.models import SUPERVISORY_ROLES, Region
 from regions.selectors import within
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
-from jiaxing_qs.api_defaults import api_jurisdiction
+from regions.api.defaults import api_jurisdiction
 
 from ..map_cache import map_microcache
 from ..models import Level

@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.mixins import ListModelMixin
 from rest_framework.viewsets import GenericViewSet, ReadOnlyModelViewSet
 
-from jiaxing_qs.api_defaults import api_jurisdiction
+from regions.api.defaults import api_jurisdiction
 
 from ..models import Colour, Level, Region, RegionSnapshot
 from ..periods import parse_period

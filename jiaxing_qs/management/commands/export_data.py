@@ -5,12 +5,12 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max, Model, Q
 
+from common.tabular import ExportField, export_xlsx
 from enterprises.imports import ENTERPRISE_EXPORT, PRODUCTS_MADE_EXPORT, RISK_EVENT_EXPORT
 from enterprises.models import Enterprise, EnterpriseProduct, RiskEvent
 from inspections.imports import CHECK_RESULT_EXPORT, ORDER_EXPORT, SPOT_CHECK_EXPORT, TASK_EXPORT
 from inspections.models import CheckResult, InspectionTask, RectificationOrder, SpotCheckResult
-from jiaxing_qs.import_admin import REGION_SNAPSHOT_EXPORT
-from jiaxing_qs.tabular import ExportField, export_xlsx
+from regions.imports import REGION_SNAPSHOT_EXPORT
 from regions.models import RegionSnapshot
 from regions.periods import parse_period
 

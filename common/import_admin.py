@@ -6,9 +6,12 @@ preview checks every row (a dry run) and lists every bad row; the confirm button
 one. Confirming checks again and writes in one transaction, synchronously: a 50,000-row file takes well
 under a minute (bench/imports.py), and the page says so. Files left unconfirmed are removed after a day.
 
+The admin class provides ``admin_scope(request)`` (the user's reach: ``everywhere`` or a ``region``), as the
+jurisdiction mixins of regions/admin_scoping.py do; this module imports no app.
+
 Export: a changelist button exports the rows the changelist shows (its filters, search and date drill-down:
 the changelist's own queryset), and an admin action exports the selected rows; both as .xlsx with Chinese
-headers, numbers as numbers and dates as dates (``jiaxing_qs.tabular.export_xlsx``). Both follow the admin's
+headers, numbers as numbers and dates as dates (``common.tabular.export_xlsx``). Both follow the admin's
 jurisdiction scoping (regions/admin_scoping.py): they export the changelist's queryset, which is scoped.
 
 Jurisdiction: a county administrator's import may only touch their county, so every row naming a town or an
@@ -37,8 +40,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from regions.admin_scoping import admin_scope
-
+from .signals import pipeline_inputs_changed
 from .tabular import CSV_SUFFIXES, XLSX_SUFFIXES, ExportField, Importer, export_xlsx, write_xlsx
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -46,20 +48,6 @@ UPLOAD_SUFFIXES = (*XLSX_SUFFIXES, *CSV_SUFFIXES)
 UPLOAD_MAX_MB = getattr(settings, "IMPORT_MAX_UPLOAD_MB", 30)
 UPLOAD_KEEP_SECONDS = 24 * 3600
 SESSION_KEY = "jqs_imports"
-
-REGION_SNAPSHOT_EXPORT = (
-    ExportField("region__code", "区划代码"),
-    ExportField("region__name", "区域名称"),
-    ExportField("region__level", "层级"),
-    ExportField("region__parent__name", "上级区域"),
-    ExportField("period", "期间"),
-    ExportField("colour", "颜色"),
-    ExportField("enterprise_count", "在营企业数"),
-    ExportField("risk_count", "风险企业数"),
-    ExportField("risk_share", "风险企业占比（%）"),
-    ExportField("index", "质量安全指数"),
-    ExportField("computed_at", "计算时间"),
-)
 
 
 def xlsx_response(queryset, fields: Sequence[ExportField], *, name: str) -> HttpResponse:
@@ -176,7 +164,7 @@ class ImportExportMixin(ExportMixin):
     def _importer_within(self, request, kind: str) -> Importer:
         """The importer limited to the user's jurisdiction: rows of a town or enterprise elsewhere are refused."""
         importer = self._importer(kind)
-        scope = admin_scope(request)
+        scope = self.admin_scope(request)  # from the admin's jurisdiction mixin (regions.admin_scoping)
         if scope.everywhere:
             return importer
         if scope.region is None:
@@ -279,8 +267,6 @@ class ImportExportMixin(ExportMixin):
             request, _("%(file)s imported: %(summary)s.") % {"file": upload["name"], "summary": report.summary}, messages.SUCCESS
         )
         if report.created or report.updated:
-            from .tasks import enqueue_pipeline
-
-            enqueue_pipeline()  # classes, categories and colours follow the new data at once
+            pipeline_inputs_changed.send(sender=self.model)  # classes, categories and colours follow the new data at once
             self.message_user(request, _("The pipeline has been queued to re-class enterprises and re-colour regions."))
         return HttpResponseRedirect(self._url("changelist"))

@@ -5,7 +5,8 @@ from django.forms.models import model_to_dict
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from regions.models import PALETTE
+from .palette import PALETTE
+from .signals import pipeline_inputs_changed
 
 BADGE_COLOURS = {name: (swatch.fill, swatch.text) for name, swatch in PALETTE.items()}
 
@@ -64,11 +65,9 @@ class RuleVersionAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        from .tasks import enqueue_pipeline
-
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
         # Colours, classes and categories must reflect the rule now in force, not at the next nightly run.
-        enqueue_pipeline()
+        pipeline_inputs_changed.send(sender=self.model)
         self.message_user(request, _("The pipeline has been queued to apply this version."))
