@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from regions.access import ALL_STAFF, role_required
 from regions.models import SUPERVISORY_ROLES
 
-from .codes import code_by_token, code_for, code_revoke, code_url, open_task_for, public_profile, qr_dark, qr_png, qr_svg, task_check_url
+from .codes import code_by_token, code_for, code_revoke, code_url, public_profile, qr_dark, qr_png, qr_svg
 from .selectors import enterprises_within
 
 CODE_REVOKERS = SUPERVISORY_ROLES
@@ -24,14 +24,12 @@ def _bureau() -> dict:
 
 @never_cache  # a revoked code must stop working at once, not when a cache expires
 def code_public(request, token):
-    """What a scan opens: the check form for an inspector with an open task there, else the public profile."""
+    """The public profile a scan opens (an inspector with an open task there gets its check form instead:
+    inspections.views.code_scan, which the route points to)."""
     code = code_by_token(token)
     if code is None:
         response = render(request, "enterprises/code_public.html", {"invalid": True, **_bureau()}, status=404)
     else:
-        task = open_task_for(officer=request.user, enterprise=code.enterprise)
-        if task is not None:
-            return redirect(task_check_url(task))
         response = render(request, "enterprises/code_public.html", {"profile": public_profile(code.enterprise), **_bureau()})
     response["X-Robots-Tag"] = "noindex"  # tokens must not end up in search engines
     return response

@@ -13,7 +13,7 @@ import segno
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history
@@ -103,26 +103,6 @@ def codes_issue_missing() -> int:
 def code_by_token(token: str) -> QualityCode | None:
     """The active code with this token, or None for an unknown or revoked one."""
     return _active().filter(token=token).select_related("enterprise").first()
-
-
-def open_task_for(*, officer, enterprise: Enterprise):
-    """The officer's earliest open (assigned) task at the enterprise, if any: a scan by them opens its check form.
-
-    Tasks belong to the inspections app; the reverse relation reads them without importing it.
-    """
-    if not officer.is_authenticated:
-        return None
-    return enterprise.inspection_tasks.filter(assignments__officer=officer, status="assigned").order_by("due_date", "id").first()
-
-
-def task_check_url(task) -> str:
-    """The task's check form, by its route name (the inspections app owns it), else its agreed path /tasks/<id>/check/."""
-    for name in ("inspections:check-form", "task-check"):
-        try:
-            return reverse(name, args=[task.pk])
-        except NoReverseMatch:
-            continue
-    return f"/tasks/{task.pk}/check/"
 
 
 def public_profile(enterprise: Enterprise) -> dict:

@@ -9,12 +9,20 @@ from django.db.models import Count, Q, QuerySet
 from enterprises.models import INCIDENT_KINDS, RiskEvent, RiskEventKind
 from enterprises.selectors import enterprises_within
 
-from .models import InspectionTask, RectificationOrder, SpotCheckResult
+from .models import InspectionTask, RectificationOrder, SpotCheckResult, TaskStatus
 
 
 def tasks_within(jurisdiction) -> QuerySet[InspectionTask]:
     """The tasks of the enterprises in ``jurisdiction`` (None: everywhere)."""
     return InspectionTask.objects.filter(enterprise__in=enterprises_within(jurisdiction))
+
+
+def officer_open_task(*, officer, enterprise_id: int) -> InspectionTask | None:
+    """The officer's earliest open (assigned) task at the enterprise, if any."""
+    if not officer.is_authenticated:
+        return None
+    tasks = InspectionTask.objects.filter(enterprise_id=enterprise_id, assignments__officer=officer, status=TaskStatus.ASSIGNED)
+    return tasks.order_by("due_date", "id").first()
 
 
 def spot_checks_within(jurisdiction) -> QuerySet[SpotCheckResult]:

@@ -11,14 +11,28 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from enterprises.code_views import code_public
+from enterprises.codes import code_by_token
 from regions.access import ALL_STAFF, role_required
 
 from .checks import MAX_PHOTOS, check_result_submit, officer_tasks
 from .forms import CheckForm
 from .models import CheckResult, ItemOutcome, RectificationOrder, TaskKind, TaskStatus
-from .selectors import tasks_within
+from .selectors import officer_open_task, tasks_within
+
+
+@never_cache  # a revoked code must stop working at once
+def code_scan(request, token):
+    """What a scan of a quality code opens: the check form for an inspector with an open task at the enterprise,
+    else the enterprise's public profile."""
+    code = code_by_token(token)
+    task = code and officer_open_task(officer=request.user, enterprise_id=code.enterprise_id)
+    if task:
+        return redirect("inspections:check-form", task.pk)
+    return code_public(request, token)
 
 
 def _state(task, today) -> tuple[str, str]:

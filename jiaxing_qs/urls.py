@@ -8,6 +8,7 @@ from enterprises import code_views
 from enterprises.api.views import PriorityMarkersView, RegionPanelView
 from enterprises.views import enterprise_detail
 from inspections import dashboard_views, plan_views, risk_views
+from inspections import views as inspection_views
 from inspections.public_views import public_plan, public_plan_population
 from regions.api.views import RegionMapView
 from regions.views import home, map_page
@@ -33,7 +34,7 @@ urlpatterns = [
     path("enterprises/<int:pk>/code.png", code_views.code_png, name="enterprise-code-png"),
     path("enterprises/<int:pk>/code/card/", code_views.code_card, name="enterprise-code-card"),
     path("enterprises/<int:pk>/code/revoke/", code_views.code_revoke_view, name="enterprise-code-revoke"),
-    path("q/<str:token>/", code_views.code_public, name="quality-code"),
+    path("q/<str:token>/", inspection_views.code_scan, name="quality-code"),
     path("plans/", plan_views.plan_list, name="plan-list"),
     path("plans/new/", plan_views.plan_new, name="plan-new"),
     path("plans/<int:pk>/", plan_views.plan_detail, name="plan-detail"),

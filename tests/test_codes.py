@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
-from enterprises.codes import code_for, code_issue, code_revoke, code_url, codes_issue_missing, task_check_url
+from enterprises.codes import code_for, code_issue, code_revoke, code_url, codes_issue_missing
 from enterprises.models import Category, Enterprise, QualityCode, RiskReason
 from inspections.models import DrawArm, InspectionTask, TaskAssignment, TaskStatus
 from regions.models import Role
@@ -154,7 +154,7 @@ def test_inspector_with_an_open_task_is_taken_to_its_check_form(client, enterpri
     response = client.get(f"/q/{token}/")
 
     assert response.status_code == 302
-    assert response["Location"] == task_check_url(task) and response["Location"].endswith(f"/tasks/{task.pk}/check/")
+    assert response["Location"] == f"/tasks/{task.pk}/check/"
 
 
 @pytest.mark.django_db
