@@ -521,6 +521,28 @@ def excel_value(value: Any) -> Any:
     return str(value)
 
 
+@dataclass
+class Sheet:
+    """One sheet of a workbook: its title, header row and rows (any iterable: streamed)."""
+
+    title: str
+    headers: Sequence[str]
+    rows: Iterable[Sequence]
+    widths: Sequence[int] | None = None
+
+
+def write_xlsx_sheets(target: str | Path | BinaryIO, sheets: Iterable[Sheet]) -> list[int]:
+    """Write sheets, each with a bold, frozen header row; streamed, so large lists take little memory.
+
+    Column widths default to the widest of the header and the first 200 rows (8 to 50 characters).
+    Returns the number of data rows of each sheet.
+    """
+    workbook = Workbook(write_only=True)
+    counts = [_sheet_write(workbook, sheet) for sheet in sheets]
+    workbook.save(target)
+    return counts
+
+
 def write_xlsx(
     target: str | Path | BinaryIO,
     headers: Sequence[str],
@@ -529,14 +551,14 @@ def write_xlsx(
     title: str = "Sheet1",
     widths: Sequence[int] | None = None,
 ) -> int:
-    """Write one sheet with a bold, frozen header row; streamed, so large lists take little memory.
+    """One sheet (``write_xlsx_sheets``); returns the number of data rows."""
+    return write_xlsx_sheets(target, [Sheet(title, headers, rows, widths)])[0]
 
-    Column widths default to the widest of the header and the first 200 rows (8 to 50 characters).
-    Returns the number of data rows.
-    """
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])
-    rows = iter(rows)
+
+def _sheet_write(workbook: Workbook, spec: Sheet) -> int:
+    sheet = workbook.create_sheet(title=spec.title[:31])
+    headers, widths = spec.headers, spec.widths
+    rows = iter(spec.rows)
     first = list(itertools.islice(rows, 200))
     rows = itertools.chain(first, rows)
     if widths is None:
@@ -567,7 +589,6 @@ def write_xlsx(
             cells.append(cell)
         sheet.append(cells)
         count += 1
-    workbook.save(target)
     return count
 
 

@@ -13,10 +13,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
+from common.tabular import Sheet, write_xlsx_sheets
 from enterprises.models import CATEGORY_CELLS, MULTIPLIER_FIELDS, RATIO_FIELDS, Category, SupervisionPolicy
 from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES, ColourThresholds, Level
@@ -194,46 +192,33 @@ def _loop_rows(report: kpis.Dashboard) -> list[tuple[str, object, object, str]]:
     return rows
 
 
-def _sheet(workbook: Workbook, title: str, headers: list[str], rows: list[list]) -> None:
-    sheet = workbook.create_sheet(title=title[:31])
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([float(v) if hasattr(v, "as_tuple") else v for v in row])
-    for position, header in enumerate(headers, start=1):
-        width = max([len(str(header)) * 2, *(len(str(row[position - 1] or "")) + 2 for row in rows[:200])])
-        sheet.column_dimensions[get_column_letter(position)].width = min(60, max(10, width))
-    sheet.freeze_panes = "A2"
-
-
 def dashboard_workbook(report: kpis.Dashboard, jurisdiction_name: str) -> bytes:
     """The dashboard as an .xlsx: the four figures, the closed loop, the two arms and the inspectors."""
-    workbook = Workbook()
-    workbook.remove(workbook.active)
     a, b = report.a.label, report.b.label
-    _sheet(
-        workbook,
-        _("Figures"),
-        [_("Figure"), _("Unit"), f"A {a}", f"B {b}", _("Change"), _("Change unit"), _("Notes A"), _("Notes B"), _("Definition")],
-        [
+    sheets = []
+    sheets.append(
+        Sheet(
+            _("Figures"),
+            [_("Figure"), _("Unit"), f"A {a}", f"B {b}", _("Change"), _("Change unit"), _("Notes A"), _("Notes B"), _("Definition")],
             [
-                str(f.label),
-                f.unit,
-                f.a,
-                f.b,
-                f.change,
-                _("percentage points") if f.change_unit == "pp" else "%",
-                *f.notes,
-                str(f.definition),
+                [
+                    str(f.label),
+                    f.unit,
+                    f.a,
+                    f.b,
+                    f.change,
+                    _("percentage points") if f.change_unit == "pp" else "%",
+                    *f.notes,
+                    str(f.definition),
+                ]
+                for f in report.figures
             ]
-            for f in report.figures
-        ]
-        + [[_("Jurisdiction"), jurisdiction_name, "", "", "", "", "", "", str(kpis.DEFINITIONS["change"])]],
+            + [[_("Jurisdiction"), jurisdiction_name, "", "", "", "", "", "", str(kpis.DEFINITIONS["change"])]],
+        )
     )
     loop_rows = [[label, value_a, value_b, unit] for label, value_a, value_b, unit in _loop_rows(report)]
     loop_rows.append([_("Overdue now"), "", report.overdue_now, ""])
-    _sheet(workbook, _("Closed loop"), [_("Figure"), f"A {a}", f"B {b}", _("Unit")], loop_rows)
+    sheets.append(Sheet(_("Closed loop"), [_("Figure"), f"A {a}", f"B {b}", _("Unit")], loop_rows))
     arm_rows = []
     for period, rows in zip((report.a, report.b), report.arms):
         for row in rows:
@@ -256,40 +241,42 @@ def dashboard_workbook(report: kpis.Dashboard, jurisdiction_name: str) -> bytes:
                         _("sample too small") if row.too_small else "",
                     ]
                 )
-    _sheet(
-        workbook,
-        _("Targeted vs random"),
-        [
-            _("Period"),
-            _("Category"),
-            _("Arm"),
-            _("Inspections"),
-            _("Non-conforming"),
-            _("Per 100"),
-            _("Interval low"),
-            _("Interval high"),
-            _("Ratio risk/control"),
-            _("Ratio low"),
-            _("Ratio high"),
-            _("Note"),
-        ],
-        arm_rows,
+    sheets.append(
+        Sheet(
+            _("Targeted vs random"),
+            [
+                _("Period"),
+                _("Category"),
+                _("Arm"),
+                _("Inspections"),
+                _("Non-conforming"),
+                _("Per 100"),
+                _("Interval low"),
+                _("Interval high"),
+                _("Ratio risk/control"),
+                _("Ratio low"),
+                _("Ratio high"),
+                _("Note"),
+            ],
+            arm_rows,
+        )
     )
-    _sheet(
-        workbook,
-        _("Inspectors"),
-        [_("Officer"), _("Tasks"), _("Non-conforming"), _("Observed per 100"), _("Expected per 100"), "z", _("Outlier"), _("Note")],
-        [
-            [e.name, e.tasks, e.nonconforming, e.observed_per_100, e.expected_per_100, e.z, _("yes") if e.outlier else "", ""]
-            for e in report.inspectors.shown
-        ]
-        + [
-            [e.name, e.tasks, e.nonconforming, e.observed_per_100, e.expected_per_100, None, "", _("too few tasks to compare")]
-            for e in report.inspectors.too_few
-        ],
+    sheets.append(
+        Sheet(
+            _("Inspectors"),
+            [_("Officer"), _("Tasks"), _("Non-conforming"), _("Observed per 100"), _("Expected per 100"), "z", _("Outlier"), _("Note")],
+            [
+                [e.name, e.tasks, e.nonconforming, e.observed_per_100, e.expected_per_100, e.z, _("yes") if e.outlier else "", ""]
+                for e in report.inspectors.shown
+            ]
+            + [
+                [e.name, e.tasks, e.nonconforming, e.observed_per_100, e.expected_per_100, None, "", _("too few tasks to compare")]
+                for e in report.inspectors.too_few
+            ],
+        )
     )
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    write_xlsx_sheets(buffer, sheets)
     return buffer.getvalue()
 
 
