@@ -33,6 +33,7 @@ from common.signals import enterprise_outcome_recorded
 from enterprises.models import RiskEvent, RiskEventKind
 from regions.models import Level
 
+from . import rectification
 from .models import (
     CheckItemResult,
     CheckPhoto,
@@ -330,15 +331,10 @@ def _store(task, *, submitted_by, submission_key, conclusion, answers, co_inspec
 
 def _feed_back(task: InspectionTask, result: CheckResult) -> None:
     """Rectification (SAMR Order 18) now, in this transaction; re-classing and re-colouring on commit."""
-    # Imported here: rectification builds on this module's results.
     if task.kind == TaskKind.REINSPECTION:
-        from .rectification import reinspection_recorded
-
-        reinspection_recorded(result=result)
+        rectification.reinspection_recorded(result=result)
     elif result.conclusion == Conclusion.NONCONFORMING:
-        from .rectification import order_open
-
-        order_open(result=result)
+        rectification.order_open(result=result)
     enterprise_outcome_recorded.send(sender=CheckResult, enterprise_id=task.enterprise_id)
 
 

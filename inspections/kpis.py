@@ -37,6 +37,7 @@ from .models import (
     TaskKind,
     TaskStatus,
 )
+from .plans import plan_population_csv
 from .pps import Estimate, ht_total, share_estimate, wilson
 from .selectors import orders_within, spot_checks_within, tasks_within
 
@@ -415,8 +416,6 @@ class PopulationEstimate:
 
 def _population_categories(plan) -> dict[str, int]:
     """Enterprises per category in the population a JQS-DRAW-2 plan was drawn from (its published record)."""
-    from .plans import plan_population_csv
-
     counts: dict[str, int] = defaultdict(int)
     data = plan_population_csv(plan)
     for line in (data or b"").decode().splitlines()[1:]:

@@ -433,6 +433,23 @@ class RiskModelStatus(models.TextChoices):
     TOO_THIN = "too_thin", _("history too thin to fit")
 
 
+# The risk score's features (JQS-SCORE-1, inspections.scoring computes them), with the labels the pages show.
+FEATURES: tuple[tuple[str, object], ...] = (
+    ("nonconforming_1y", _("non-conforming spot checks in the last year")),
+    ("nonconforming_1_3y", _("non-conforming spot checks 1–3 years ago")),
+    ("other_events_3y", _("other risk events in the last 3 years")),
+    ("checks_3y", _("spot checks in the last 3 years (log)")),
+    ("years_since_check", _("years since the last spot check")),
+    ("never_checked", _("never spot-checked")),
+    ("product_failure_rate", _("failure rate of the product it is checked for (logit)")),
+    ("max_grade", _("highest product grade")),
+    ("licence_problem", _("licence or CCC missing or expired")),
+    ("town_risk_share", _("risk share of its town")),
+)
+FEATURE_NAMES = tuple(name for name, _label in FEATURES)
+FEATURE_LABELS = dict(FEATURES)
+
+
 class RiskModel(models.Model):
     """One fitted version of the risk score (method JQS-SCORE-1, ``inspections.scoring``): its coefficients, the
     windows it was fitted on, its quality on a later held-out period, and who adopted it. A model is a rule: the
@@ -499,7 +516,10 @@ class RiskScore(models.Model):
         return f"{self.enterprise_id}: {self.probability:.3f}"
 
     def factors(self) -> list[dict]:
-        """The factors, largest effect first, with their labels: what raised or lowered the score."""
-        from .scoring import factor_rows  # the labels and formats live with the method
-
-        return factor_rows(self)
+        """The factors, largest effect first, with their labels: what raised or lowered the score against the
+        average enterprise."""
+        rows = [
+            {"name": name, "label": FEATURE_LABELS.get(name, name), "value": self.values.get(name), "contribution": part}
+            for name, part in self.contributions.items()
+        ]
+        return sorted(rows, key=lambda row: -abs(row["contribution"]))

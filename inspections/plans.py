@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.queue import queue_on_commit
 from enterprises.models import DRAW_RATIO_FIELDS, SupervisionPolicy
 from regions.models import Level, Region, RegionSnapshot
 
@@ -45,6 +46,7 @@ from .models import (
     TaskStatus,
 )
 from .notifications import channel_for, unsent
+from .risk_models import adopted_risk_model
 
 
 @transaction.atomic
@@ -53,8 +55,6 @@ def plan_create(
 ) -> InspectionPlan:
     """A draft plan with the draw ratios of the supervision policy in force (editable per plan) and a new seed;
     drawn by JQS-DRAW-2 with the adopted risk score model, by JQS-DRAW-1 while none is adopted."""
-    from .risk_models import adopted_risk_model
-
     if scope.level not in (Level.PROVINCE, Level.CITY, Level.COUNTY):
         raise ValidationError({"scope": _("A plan covers a county, a city or a province.")})
     policy = SupervisionPolicy.in_force()
@@ -94,8 +94,6 @@ def plan_preview(plan: InspectionPlan, population: list[Candidate] | None = None
 @transaction.atomic
 def plan_approve(*, plan: InspectionPlan, approved_by) -> InspectionPlan:
     """Approve a draft plan; its dispatch is queued once this transaction commits."""
-    from .tasks import dispatch_plan
-
     plan = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
     if plan.status != PlanStatus.DRAFT:
         raise ValidationError(_("Only a draft plan can be approved; this one is %(status)s.") % {"status": plan.get_status_display()})
@@ -103,8 +101,7 @@ def plan_approve(*, plan: InspectionPlan, approved_by) -> InspectionPlan:
     plan.approved_by = approved_by
     plan.approved_at = timezone.now()
     plan.save(update_fields=["status", "approved_by", "approved_at"])
-    plan_id = plan.pk
-    transaction.on_commit(lambda: dispatch_plan.delay(plan_id))
+    queue_on_commit("inspections.tasks.dispatch_plan", plan.pk)
     return plan
 
 

@@ -34,6 +34,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.queue import queue_each_on_commit
 from common.signals import enterprise_outcome_recorded
 from enterprises.models import RiskEvent, RiskEventKind
 from regions.models import Region, Role, StaffProfile
@@ -282,20 +283,13 @@ def _reinspection_notify(*, task: InspectionTask, order: RectificationOrder) -> 
 def notifications_queue(notifications: Iterable[Notification]) -> int:
     """Write notifications once (their once-only keys are unique) and queue the new ones after commit; returns how
     many were new. An existing row is never queued again: its own sending task (with retries) owns it."""
-    from .tasks import send_notification  # tasks.py imports the daily job, which imports this module
-
     by_key = {notification.dedupe_key: notification for notification in notifications}
     existing = set(Notification.objects.filter(dedupe_key__in=by_key).values_list("dedupe_key", flat=True))
     new_keys = [key for key in by_key if key not in existing]
     Notification.objects.bulk_create([by_key[key] for key in new_keys], ignore_conflicts=True)
     pending = list(Notification.objects.filter(dedupe_key__in=new_keys, status=NotificationStatus.PENDING).values_list("id", flat=True))
 
-    def send():
-        for notification_id in pending:
-            send_notification.delay(notification_id)
-
-    if pending:
-        transaction.on_commit(send)
+    queue_each_on_commit("inspections.tasks.send_notification", [(notification_id,) for notification_id in pending])
     return len(pending)
 
 

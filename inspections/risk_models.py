@@ -13,9 +13,8 @@ from enterprises.models import Enterprise, Status
 from regions.models import SUPERVISORY_ROLES
 from regions.selectors import is_city_wide, role_and_jurisdiction_of
 
-from .models import RiskModel, RiskModelStatus, RiskScore
+from .models import FEATURE_NAMES, RiskModel, RiskModelStatus, RiskScore
 from .scoring import (
-    FEATURE_NAMES,
     SCORE_METHOD,
     YEAR,
     Fit,

@@ -16,9 +16,9 @@ from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES
 
 from .backtest import DEFAULT_BUDGET_SHARE, backtest
-from .models import RiskModel, RiskModelStatus
+from .models import FEATURE_LABELS, RiskModel, RiskModelStatus
 from .risk_models import may_adopt_risk_models, risk_model_adopt
-from .scoring import FEATURE_LABELS, SCORE_METHOD_DESCRIPTION
+from .scoring import SCORE_METHOD_DESCRIPTION
 
 RANKING_LABELS = {
     "random": gettext_lazy("random"),

@@ -30,13 +30,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db.models import Count, Max, Q
-from django.utils.translation import gettext_lazy as _
 
 from enterprises.models import Enterprise, EnterpriseProduct, RiskEvent, RiskEventKind, Status
 from enterprises.selectors import licence_problem_q
 
 from .draw import checked_products
-from .models import SpotCheckResult
+from .models import FEATURE_NAMES, SpotCheckResult
 
 SCORE_METHOD = "JQS-SCORE-1"
 SCORE_METHOD_DESCRIPTION = __doc__
@@ -53,21 +52,6 @@ DEFAULT_RATE = 0.05  # a rate with no check behind it at all (shrinkage then has
 MIN_WINDOW_ROWS = 30
 MIN_TRAINING_POSITIVES = 10
 MIN_HOLDOUT_POSITIVES = 5
-
-FEATURES: tuple[tuple[str, object], ...] = (
-    ("nonconforming_1y", _("non-conforming spot checks in the last year")),
-    ("nonconforming_1_3y", _("non-conforming spot checks 1–3 years ago")),
-    ("other_events_3y", _("other risk events in the last 3 years")),
-    ("checks_3y", _("spot checks in the last 3 years (log)")),
-    ("years_since_check", _("years since the last spot check")),
-    ("never_checked", _("never spot-checked")),
-    ("product_failure_rate", _("failure rate of the product it is checked for (logit)")),
-    ("max_grade", _("highest product grade")),
-    ("licence_problem", _("licence or CCC missing or expired")),
-    ("town_risk_share", _("risk share of its town")),
-)
-FEATURE_NAMES = tuple(name for name, _label in FEATURES)
-FEATURE_LABELS = dict(FEATURES)
 
 
 # --- The features: raw counts from a handful of grouped queries, one transform ------------------------------
@@ -280,18 +264,6 @@ def found_in_top(scores, labels, fraction: float) -> float:
         found += share * labels[members].sum()
         taken += size
     return float(found / total)
-
-
-# --- Explanation as people read it ------------------------------------------------------------------------
-
-
-def factor_rows(score) -> list[dict]:
-    """A stored score's factors with labels, largest effect first; ``baseline`` is the average enterprise."""
-    rows = [
-        {"name": name, "label": FEATURE_LABELS.get(name, name), "value": score.values.get(name), "contribution": part}
-        for name, part in score.contributions.items()
-    ]
-    return sorted(rows, key=lambda row: -abs(row["contribution"]))
 
 
 def design_matrix(histories: dict[int, History], ids: list[int]) -> np.ndarray:

@@ -1,7 +1,10 @@
 """Celery tasks of the closed loop: thin, take ids, bounded retries with back-off."""
 
+import datetime as dt
+
 from celery import shared_task
 
+from .daily import daily_check as run_daily_check
 from .notifications import NotificationError, notification_send
 from .plans import plan_dispatch
 
@@ -33,8 +36,4 @@ def send_notification(self, notification_id: int) -> str:
 @shared_task(name="inspections.tasks.daily_check", time_limit=1800, soft_time_limit=1700, max_retries=2, autoretry_for=(ConnectionError,))
 def daily_check(today: str | None = None) -> dict:
     """The daily beat job: flag overdue tasks and rectifications, remind, escalate (idempotent; inspections.daily)."""
-    import datetime as dt
-
-    from .daily import daily_check as run_daily_check
-
     return run_daily_check(today=dt.date.fromisoformat(today) if today else None)

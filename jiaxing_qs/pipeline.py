@@ -11,7 +11,6 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from celery import chain
 from django.utils import timezone
 
 from enterprises.models import SupervisionPolicy
@@ -99,23 +98,6 @@ STAGES_BY_NAME = {stage.name: stage for stage in STAGES}
 
 def run_stage(name: str, as_of: dt.date) -> dict:
     return {"stage": name, **STAGES_BY_NAME[name].run(as_of)}
-
-
-def pipeline_signature(as_of: dt.date):
-    """The whole pipeline as one Celery chain; each link appends its summary to the report."""
-    from .tasks import run_pipeline_stage
-
-    first, *rest = STAGES
-    return chain(
-        run_pipeline_stage.s([], first.name, as_of.isoformat()),
-        *(run_pipeline_stage.s(stage.name, as_of.isoformat()) for stage in rest),
-    )
-
-
-def run_pipeline(as_of: dt.date | None = None, *, timeout: float = 3600) -> list[dict]:
-    """Run every stage in order as of ``as_of`` (default today) and wait for the report."""
-    as_of = as_of or timezone.localdate()
-    return pipeline_signature(as_of).apply_async().get(timeout=timeout, disable_sync_subtasks=False)
 
 
 def month_ends_before(day: dt.date, months: int) -> list[dt.date]:

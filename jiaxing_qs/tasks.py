@@ -5,9 +5,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from celery import shared_task
+from celery import chain, shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
 
-from .pipeline import run_stage
+from .pipeline import STAGES, enterprise_feedback, regions_recolour, run_stage
 
 
 @shared_task(
@@ -25,23 +29,29 @@ def run_pipeline_stage(self, report: list, stage: str, as_of: str) -> list:
     return [*report, {**summary, "ran_on": self.request.hostname or "in-process"}]
 
 
+def pipeline_signature(as_of: dt.date):
+    """The whole pipeline as one Celery chain; each link appends its summary to the report."""
+    first, *rest = STAGES
+    return chain(
+        run_pipeline_stage.s([], first.name, as_of.isoformat()),
+        *(run_pipeline_stage.s(stage.name, as_of.isoformat()) for stage in rest),
+    )
+
+
+def run_pipeline(as_of: dt.date | None = None, *, timeout: float = 3600) -> list[dict]:
+    """Run every stage in order as of ``as_of`` (default today) and wait for the report."""
+    as_of = as_of or timezone.localdate()
+    return pipeline_signature(as_of).apply_async().get(timeout=timeout, disable_sync_subtasks=False)
+
+
 def enqueue_pipeline(as_of: dt.date | None = None) -> None:
     """Queue the whole pipeline once the current transaction commits (never on rolled-back data)."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from .pipeline import pipeline_signature
-
     day = as_of or timezone.localdate()
     transaction.on_commit(lambda: pipeline_signature(day).apply_async())
 
 
 @shared_task(time_limit=600, soft_time_limit=540, max_retries=2, autoretry_for=(ConnectionError,), retry_backoff=True)
 def feedback_enterprise(enterprise_id: int) -> dict:
-    from django.utils import timezone
-
-    from .pipeline import enterprise_feedback
-
     as_of = timezone.localdate()
     report = enterprise_feedback(enterprise_id, as_of, recolour=False)
     enqueue_recolour(as_of)
@@ -54,8 +64,6 @@ def _recolour_pending_key(as_of: dt.date) -> str:
 
 @shared_task(time_limit=1800, soft_time_limit=1700, max_retries=2, autoretry_for=(ConnectionError,), retry_backoff=True)
 def recolour_regions(as_of: str) -> dict:
-    from .pipeline import regions_recolour
-
     return regions_recolour(dt.date.fromisoformat(as_of))
 
 
@@ -84,9 +92,6 @@ def enqueue_recolour(as_of: dt.date) -> None:
     that expires when the run is due; the results arriving meanwhile (already committed: the run starts after
     them) ride on it, and the first one after it queues the next. Without a broker it runs at once, in-process.
     """
-    from django.conf import settings
-    from django.core.cache import cache
-
     deferred = _deferred_recolours.get()
     if deferred is not None:
         deferred.add(as_of)
@@ -101,7 +106,5 @@ def enqueue_recolour(as_of: dt.date) -> None:
 
 def enqueue_feedback(enterprise_id: int) -> None:
     """Re-class an enterprise and re-colour its regions once the current transaction commits."""
-    from django.db import transaction
-
     # robust: a failing feedback run (eager, without a broker) must not turn a stored result into an error page.
     transaction.on_commit(lambda: feedback_enterprise.delay(enterprise_id), robust=True)

@@ -24,7 +24,7 @@ from inspections.models import (
     TaskAssignment,
     TaskKind,
 )
-from jiaxing_qs.pipeline import run_pipeline
+from jiaxing_qs.tasks import run_pipeline
 from products.models import ChecklistItem, Grade, GradeChange, HarmSeverity, Product
 from products.services import product_override_grade, products_grade
 from regions.models import Role

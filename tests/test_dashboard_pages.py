@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from enterprises.models import Category, Enterprise
 from inspections import kpis
 from inspections.models import CheckResult, Conclusion, DrawArm, InspectionTask, OrderStatus, RectificationOrder, TaskAssignment, TaskStatus
-from jiaxing_qs.pipeline import run_pipeline
+from jiaxing_qs.tasks import run_pipeline
 from regions.models import Region, Role
 
 from .factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, SpotCheckResultFactory, StaffProfileFactory, UserFactory

@@ -28,7 +28,7 @@ from inspections.models import (
     TaskStatus,
 )
 from inspections.plans import plan_approve, plan_create
-from jiaxing_qs.pipeline import run_pipeline
+from jiaxing_qs.tasks import run_pipeline
 from products.models import ChecklistItem
 from regions.models import Role
 

@@ -47,3 +47,67 @@ def test_the_check_sees_an_upward_import_even_inside_a_function(tmp_path):
     (tmp_path / "regions").mkdir()
     (tmp_path / "regions" / "probe.py").write_text("def f():\n    from inspections.models import InspectionTask\n", encoding="utf-8")
     assert upward_imports("regions", root=tmp_path) == ["regions/probe.py:2 imports inspections"]
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Each of our modules → our modules it imports (anywhere in it), relative imports resolved."""
+    paths = [path for package in FLOORS for path in (root / package).rglob("*.py") if "migrations" not in path.parts]
+    modules = {module_name(path, root): path for path in paths}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                candidates = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], *([base] if base else [])])
+                candidates = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            targets |= {candidate for candidate in candidates if candidate in modules and candidate != name}
+        graph[name] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_two_modules_import_each_other_even_through_an_import_inside_a_function():
+    assert cycles(import_graph()) == []

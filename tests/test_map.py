@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from enterprises.models import Category, RiskEventKind
-from jiaxing_qs.pipeline import run_pipeline
+from jiaxing_qs.tasks import run_pipeline
 from regions import map_cache
 from regions.map_cache import HIT_HEADER, map_microcache
 from regions.models import Colour

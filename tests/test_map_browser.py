@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from enterprises.models import RiskEventKind
-from jiaxing_qs.pipeline import run_pipeline
+from jiaxing_qs.tasks import run_pipeline
 from regions.models import Region, Role
 
 from .clock import TEST_TODAY

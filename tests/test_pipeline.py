@@ -26,7 +26,8 @@ from django.test.utils import CaptureQueriesContext
 
 from enterprises.models import Category, Enterprise, RiskClass, RiskEvent, RiskEventKind, RiskReason, Status, SupervisionPolicy
 from inspections.models import SpotCheckResult
-from jiaxing_qs.pipeline import STAGES, month_ends_before, run_pipeline
+from jiaxing_qs.pipeline import STAGES, month_ends_before
+from jiaxing_qs.tasks import run_pipeline
 from products.models import Grade, GradingPolicy, HarmSeverity, LicenceType, Product
 from regions.models import Colour, ColourThresholds, IndexWeights, Region, RegionSnapshot
 

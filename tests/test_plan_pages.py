@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from inspections.models import InspectionPlan, InspectionTask, PlanStatus
-from jiaxing_qs.pipeline import run_pipeline
+from jiaxing_qs.tasks import run_pipeline
 from regions.models import Role
 
 from .factories import EnterpriseFactory, StaffProfileFactory, UserFactory

@@ -13,7 +13,7 @@ from enterprises.models import Category, Enterprise
 from inspections.models import CheckItemResult, Conclusion, InspectionPlan, ItemOutcome, OrderStatus, PlanStatus
 from inspections.plans import plan_approve, plan_create, plan_verify
 from inspections.rectification import order_open
-from jiaxing_qs.pipeline import run_pipeline
+from jiaxing_qs.tasks import run_pipeline
 from products.models import ChecklistItem
 from regions.models import Role
 

@@ -17,10 +17,9 @@ from django.core.management import call_command
 
 from enterprises.models import Category
 from inspections.draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, DRAW_METHOD_PPS, plan_draw, plan_population
-from inspections.models import DrawArm, RiskModel, RiskModelStatus, RiskScore
+from inspections.models import FEATURE_NAMES, DrawArm, RiskModel, RiskModelStatus, RiskScore
 from inspections.plans import plan_approve, plan_create, plan_verify, population_from_csv
 from inspections.risk_models import adopted_risk_model, enterprises_score, risk_model_adopt, risk_model_fit, risk_model_fit_monthly
-from inspections.scoring import FEATURE_NAMES
 from regions.models import Role
 
 from .clock import TEST_TODAY

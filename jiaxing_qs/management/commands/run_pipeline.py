@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from jiaxing_qs.pipeline import month_ends_before, run_pipeline
+from jiaxing_qs.pipeline import month_ends_before
+from jiaxing_qs.tasks import run_pipeline
 
 
 class Command(BaseCommand):

@@ -1,0 +1,25 @@
+"""Queueing Celery tasks by their name, once the current transaction commits, so that a service does not import
+the tasks module that imports it (tasks call services; services queue tasks)."""
+
+from collections.abc import Iterable
+
+from celery import current_app
+from django.db import transaction
+
+
+def queue_on_commit(task_name: str, *args, robust: bool = False) -> None:
+    """Queue ``task_name(*args)`` after commit (never on rolled-back data)."""
+    queue_each_on_commit(task_name, [args], robust=robust)
+
+
+def queue_each_on_commit(task_name: str, calls: Iterable[tuple], *, robust: bool = False) -> None:
+    """Queue ``task_name`` once per argument tuple of ``calls``, in one after-commit callback. The registered
+    task's own ``apply_async`` runs each, so eager mode and the task's retry options hold as for ``task.delay``."""
+    calls = [tuple(args) for args in calls]
+
+    def queue() -> None:
+        for args in calls:
+            current_app.signature(task_name, args=args).apply_async()
+
+    if calls:
+        transaction.on_commit(queue, robust=robust)
