@@ -14,12 +14,15 @@ def queue_on_commit(task_name: str, *args, robust: bool = False) -> None:
 
 def queue_each_on_commit(task_name: str, calls: Iterable[tuple], *, robust: bool = False) -> None:
     """Queue ``task_name`` once per argument tuple of ``calls``, in one after-commit callback. The registered
-    task's own ``apply_async`` runs each, so eager mode and the task's retry options hold as for ``task.delay``."""
+    task's own ``apply_async`` runs each, so eager mode and the task's retry options hold as for ``task.delay``;
+    an unregistered name fails here (its app's ``ready`` imports its tasks module) instead of being sent to no
+    worker."""
     calls = [tuple(args) for args in calls]
+    task = current_app.tasks[task_name]
 
     def queue() -> None:
         for args in calls:
-            current_app.signature(task_name, args=args).apply_async()
+            task.apply_async(args)
 
     if calls:
         transaction.on_commit(queue, robust=robust)

@@ -64,5 +64,6 @@ def priority_markers(jurisdiction, *, bbox: tuple[float, float, float, float] | 
 
 def licence_problem_q(as_of) -> Q:
     """Products made whose production licence or CCC certificate is missing or expired on ``as_of`` (on
-    EnterpriseProduct). The classing rule applies the same condition in its SQL (``_rebuild_risk_reasons``)."""
+    EnterpriseProduct): the licence reasons of the classing rule (``enterprises_classify``) and the risk score's
+    licence feature."""
     return ~Q(product__licence_type="none") & (Q(licence_number="") | Q(licence_expiry__lt=as_of))

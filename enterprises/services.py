@@ -4,11 +4,11 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Avg, Case, Exists, Max, OuterRef, Q, Value, When
+from django.db.models import Avg, Case, Count, Exists, Max, OuterRef, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from products.models import Grade, LicenceType, Product
+from products.models import Grade
 from regions.models import Region
 from regions.periods import years_before
 
@@ -25,6 +25,7 @@ from .models import (
     Status,
     SupervisionPolicy,
 )
+from .selectors import licence_problem_q
 
 
 def risk_window(as_of: dt.date, policy: SupervisionPolicy) -> tuple[dt.date, dt.date]:
@@ -39,17 +40,26 @@ def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_
     start, end = risk_window(as_of, policy)
     reasons = RiskReason._meta.db_table
     events = RiskEvent._meta.db_table
-    made = EnterpriseProduct._meta.db_table
-    products = Product._meta.db_table
-    licence_kind = f"CASE WHEN m.licence_number = '' THEN '{ReasonKind.LICENCE_MISSING}' ELSE '{ReasonKind.LICENCE_EXPIRED}' END"
-    only_events, only_made, only_params = "", "", []
+    # The licence reasons: the products made with a licence problem (licence_problem_q), per enterprise and kind.
+    licence_problems = EnterpriseProduct.objects.filter(licence_problem_q(as_of))
+    if enterprise_ids is not None:
+        licence_problems = licence_problems.filter(enterprise_id__in=enterprise_ids)
+    licence_reasons = (
+        licence_problems.annotate(
+            reason_kind=Case(
+                When(licence_number="", then=Value(ReasonKind.LICENCE_MISSING.value)), default=Value(ReasonKind.LICENCE_EXPIRED.value)
+            )
+        )
+        .order_by()
+        .values("enterprise_id", "reason_kind")
+        .annotate(n=Count("id"), last=Max("licence_expiry"))
+        .values_list("enterprise_id", "reason_kind", "n", "last")
+    )
+    licence_sql, licence_params = licence_reasons.query.sql_with_params()
+    only_events, only_params = "", []
     placeholders = ", ".join(["%s"] * len(enterprise_ids or [])) or "NULL"
     if enterprise_ids is not None:
-        only_events, only_made, only_params = (
-            f" AND e.enterprise_id IN ({placeholders})",
-            f" AND m.enterprise_id IN ({placeholders})",
-            list(enterprise_ids),
-        )
+        only_events, only_params = f" AND e.enterprise_id IN ({placeholders})", list(enterprise_ids)
     # Deleting every reason and inserting them again rewrote a quarter of a million rows (and their indexes) on
     # each run at a million enterprises, even when nothing had changed.
     wanted, same_reason = "jqs_wanted_reasons", f"w.enterprise_id = {reasons}.enterprise_id AND w.kind = {reasons}.kind"
@@ -59,11 +69,8 @@ def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_
             f"CREATE TEMPORARY TABLE {wanted} AS "
             f"SELECT e.enterprise_id, e.kind, COUNT(*) AS count, MAX(e.occurred_on) AS last_on FROM {events} e "
             f"WHERE e.occurred_on >= %s AND e.occurred_on <= %s{only_events} GROUP BY e.enterprise_id, e.kind "
-            f"UNION ALL SELECT m.enterprise_id, {licence_kind}, COUNT(*), MAX(m.licence_expiry) "
-            f"FROM {made} m JOIN {products} p ON p.id = m.product_id "
-            f"WHERE p.licence_type <> %s AND (m.licence_number = '' OR m.licence_expiry < %s){only_made} "
-            f"GROUP BY m.enterprise_id, {licence_kind}",
-            [start, end, *only_params, LicenceType.NONE.value, as_of, *only_params],
+            f"UNION ALL SELECT * FROM ({licence_sql}) licence_reasons",
+            [start, end, *only_params, *licence_params],
         )
         # SQLite builds no index of its own for the correlated NOT EXISTS below: without this one it is quadratic.
         cursor.execute(f"CREATE INDEX {wanted}_key ON {wanted} (enterprise_id, kind)")
