@@ -3,7 +3,6 @@
 import io
 from urllib.parse import urlencode
 
-from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,46 +11,27 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from common.tabular import Sheet, write_xlsx_sheets
+from common.views import refusal_show
 from enterprises.models import CATEGORY_CELLS, MULTIPLIER_FIELDS, RATIO_FIELDS, Category, SupervisionPolicy
 from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES, ColourThresholds, Level
-from regions.periods import Period, period_parse
+from regions.periods import Period
 from regions.selectors import is_city_wide
 
 from . import kpis
+from .forms import PeriodsForm, SimulatorForm
 from .models import OrderStatus
 from .simulator import (
+    DRAFT_POLICY_FIELDS,
     THRESHOLD_FIELDS,
-    draft_of,
     policy_simulate,
     rule_changes,
     rules_adopt,
 )
 
 # --- Dashboard -----------------------------------------------------------------------------------------------
-
-
-class PeriodsForm(forms.Form):
-    a = forms.CharField(label=gettext_lazy("Period A"), max_length=20, required=False)
-    b = forms.CharField(label=gettext_lazy("Period B"), max_length=20, required=False)
-
-    def _period(self, name: str) -> Period | None:
-        text = self.cleaned_data.get(name, "").strip()
-        if not text:
-            return None
-        try:
-            return period_parse(text)
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
-
-    def clean_a(self):
-        return self._period("a")
-
-    def clean_b(self):
-        return self._period("b")
 
 
 def _periods(request) -> tuple[PeriodsForm, Period, Period]:
@@ -295,67 +275,8 @@ def dashboard_export(request):
 # --- Policy simulator ----------------------------------------------------------------------------------------
 
 
-def _model_field(model, name: str):
-    formfield = model._meta.get_field(name).formfield()
-    if isinstance(formfield, forms.DecimalField):
-        formfield.widget.attrs["step"] = "any"
-    return formfield
-
-
-class SimulatorForm(forms.Form):
-    """A draft of the colour thresholds and the supervision policy, pre-filled from the rules in force."""
-
-    reason = forms.CharField(
-        label=gettext_lazy("Reason for adopting"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in THRESHOLD_FIELDS:
-            self.fields[name] = _model_field(ColourThresholds, name)
-        for name in (*RATIO_FIELDS, *MULTIPLIER_FIELDS, *CATEGORY_CELLS):
-            self.fields[name] = _model_field(SupervisionPolicy, name)
-        self.order_fields([*THRESHOLD_FIELDS, *RATIO_FIELDS, *MULTIPLIER_FIELDS, *CATEGORY_CELLS, "reason"])
-
-    def clean(self):
-        cleaned = super().clean()
-        values = {name: cleaned.get(name) for name in THRESHOLD_FIELDS}
-        if None in values.values():
-            return cleaned
-        try:
-            ColourThresholds(**values).clean()
-        except ValidationError as error:
-            self.add_error(self._out_of_order(values), error)
-        return cleaned
-
-    @staticmethod
-    def _out_of_order(values) -> str:
-        """The field to show the thresholds' rule beside: the first that breaks 0 < yellow < orange < red ≤ 100."""
-        if values["yellow_from"] <= 0:
-            return "yellow_from"
-        if values["orange_from"] <= values["yellow_from"]:
-            return "orange_from"
-        return "red_from"
-
-    def drafts(self, thresholds: ColourThresholds, policy: SupervisionPolicy) -> tuple[ColourThresholds, SupervisionPolicy]:
-        data = self.cleaned_data
-        return (
-            draft_of(thresholds, {name: data[name] for name in THRESHOLD_FIELDS}),
-            draft_of(policy, {name: data[name] for name in (*RATIO_FIELDS, *MULTIPLIER_FIELDS, *CATEGORY_CELLS)}),
-        )
-
-    def groups(self) -> list[tuple[str, list]]:
-        return [
-            (_("Colour thresholds"), [self[name] for name in THRESHOLD_FIELDS]),
-            (_("Yearly draw ratios"), [self[name] for name in RATIO_FIELDS]),
-            (_("Colour multipliers"), [self[name] for name in MULTIPLIER_FIELDS]),
-        ]
-
-
 def _initial(thresholds: ColourThresholds, policy: SupervisionPolicy) -> dict:
-    return {name: getattr(thresholds, name) for name in THRESHOLD_FIELDS} | {
-        name: getattr(policy, name) for name in (*RATIO_FIELDS, *MULTIPLIER_FIELDS, *CATEGORY_CELLS)
-    }
+    return {name: getattr(thresholds, name) for name in THRESHOLD_FIELDS} | {name: getattr(policy, name) for name in DRAFT_POLICY_FIELDS}
 
 
 def _comparison_rows(simulation) -> list[dict]:
@@ -409,10 +330,7 @@ def simulator_page(request):
                     thresholds=thresholds_draft, policy=policy_draft, created_by=request.user, reason=form.cleaned_data["reason"]
                 )
             except ValidationError as error:
-                if hasattr(error, "error_dict"):
-                    form.add_error(None, error)
-                else:
-                    messages.error(request, " ".join(error.messages))
+                refusal_show(request, error, form)
             else:
                 names = "、".join(str(version._meta.verbose_name) for version in created)
                 messages.success(
@@ -432,7 +350,7 @@ def simulator_page(request):
             "rule_changes": [
                 (name, _rule_value(old), _rule_value(new))
                 for name, old, new in rule_changes(thresholds, thresholds_draft, THRESHOLD_FIELDS)
-                + rule_changes(policy, policy_draft, (*RATIO_FIELDS, *MULTIPLIER_FIELDS, *CATEGORY_CELLS))
+                + rule_changes(policy, policy_draft, DRAFT_POLICY_FIELDS)
             ],
             "simulation_columns": [(_("In force"), simulation.in_force), (_("Draft"), simulation.draft)],
             "category_changes": [(Category(old).label, Category(new).label, n) for old, new, n in simulation.category_changes],

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from common.views import refusal_show
 from enterprises.models import DRAW_RATIO_FIELDS, SupervisionPolicy
 from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES, Level, Region
@@ -78,7 +79,7 @@ def plan_new(request):
         try:
             plan = plan_create(created_by=request.user, **data)
         except ValidationError as error:
-            form.add_error(None, error)
+            refusal_show(request, error, form)
         else:
             messages.success(request, _("Draft plan created. Check the draw below before approving it."))
             return redirect("plan-detail", pk=plan.pk)
@@ -124,7 +125,7 @@ def plan_approve_view(request, pk):
     try:
         plan_approve(plan=plan, approved_by=request.user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        refusal_show(request, error)
     else:
         messages.success(request, _("Plan approved: the tasks are being dispatched and the officers notified."))
     return redirect("plan-detail", pk=plan.pk)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from common.views import refusal_show
 from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES
 
@@ -105,7 +106,7 @@ def risk_model_adopt_view(request):
     try:
         report = risk_model_adopt(model=model, adopted_by=request.user, reason=form.cleaned_data["reason"])
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        refusal_show(request, error)
     else:
         messages.success(
             request,

@@ -46,7 +46,7 @@ from .pps import inclusion_probabilities
 SCORE_FLOOR_SHARE = float(SCORE_FLOOR_SHARE_DEFAULT) / 100  # JQS-DRAW-2's default floor, as a plan gets it
 
 THRESHOLD_FIELDS = ("yellow_from", "orange_from", "red_from", "min_enterprises")
-DRAFT_POLICY_FIELDS = (*CATEGORY_CELLS, *DRAW_RATIO_FIELDS)  # what a draft of the supervision policy may change
+DRAFT_POLICY_FIELDS = (*DRAW_RATIO_FIELDS, *CATEGORY_CELLS)  # what a draft of the supervision policy may change
 RULE_META = ("id", "valid_from", "created_at", "created_by", "reason")
 COLOUR_ORDER = ("", Colour.GREEN, Colour.ORANGE, Colour.RED, Colour.YELLOW)  # the draw's stratum order
 

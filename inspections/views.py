@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from common.views import refusal_show
 from enterprises.code_views import code_public
 from enterprises.codes import code_by_token
 from regions.access import ALL_STAFF, role_required
@@ -116,7 +117,7 @@ def check_form(request, pk):
             try:
                 check_result_submit(task=task, submitted_by=request.user, **form.submission())
             except ValidationError as error:
-                form.add_error(None, error)
+                refusal_show(request, error, form)
             else:
                 return redirect("inspections:check-done", pk=task.pk)
         status = 422
