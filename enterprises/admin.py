@@ -72,11 +72,11 @@ class QualityCodeInline(admin.TabularInline):
             return "—"
         return format_html(
             '<a href="{}" target="_blank">{}</a> · <a href="{}">SVG</a> · <a href="{}">PNG</a> · <a href="{}">{}</a>',
-            reverse("quality-code", args=[obj.token]),
+            reverse("inspections:quality-code", args=[obj.token]),
             _("public page"),
-            reverse("enterprise-code-svg", args=[obj.enterprise_id]),
-            reverse("enterprise-code-png", args=[obj.enterprise_id]),
-            reverse("enterprise-code-card", args=[obj.enterprise_id]),
+            reverse("enterprises:code-svg", args=[obj.enterprise_id]),
+            reverse("enterprises:code-png", args=[obj.enterprise_id]),
+            reverse("enterprises:code-card", args=[obj.enterprise_id]),
             _("printable card"),
         )
 

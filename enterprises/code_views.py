@@ -85,4 +85,4 @@ def code_revoke_view(request, pk):
     else:
         code_revoke(enterprise=enterprise, by=request.user, reason=reason)
         messages.success(request, _("The quality code was revoked; a new code has been issued. Print the new card."))
-    return redirect("enterprise-detail", pk=enterprise.pk)
+    return redirect("enterprises:detail", pk=enterprise.pk)

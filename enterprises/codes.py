@@ -135,7 +135,7 @@ def public_profile(enterprise: Enterprise) -> dict:
 
 def code_url(code: QualityCode) -> str:
     """The absolute URL the QR encodes: the public address (PUBLIC_BASE_URL) plus /q/<token>/."""
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("quality-code", args=[code.token])
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("inspections:quality-code", args=[code.token])
 
 
 def qr_dark(enterprise: Enterprise) -> str:

@@ -336,7 +336,7 @@ def simulator_page(request):
                 messages.success(
                     request, _("Adopted: new versions of %(rules)s are in force; the pipeline is re-running.") % {"rules": names}
                 )
-                return redirect("simulator")
+                return redirect("inspections:simulator")
         simulation = policy_simulate(
             jurisdiction=request.jurisdiction,
             thresholds_in_force=thresholds,

@@ -82,7 +82,7 @@ def plan_new(request):
             refusal_show(request, error, form)
         else:
             messages.success(request, _("Draft plan created. Check the draw below before approving it."))
-            return redirect("plan-detail", pk=plan.pk)
+            return redirect("inspections:plan-detail", pk=plan.pk)
     return render(request, "inspections/plans/new.html", {"form": form})
 
 
@@ -128,4 +128,4 @@ def plan_approve_view(request, pk):
         refusal_show(request, error)
     else:
         messages.success(request, _("Plan approved: the tasks are being dispatched and the officers notified."))
-    return redirect("plan-detail", pk=plan.pk)
+    return redirect("inspections:plan-detail", pk=plan.pk)

@@ -101,7 +101,7 @@ def risk_model_adopt_view(request):
     form = AdoptForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(str(error) for errors in form.errors.values() for error in errors))
-        return redirect("risk-models")
+        return redirect("inspections:risk-models")
     model = get_object_or_404(RiskModel, pk=form.cleaned_data["model"])
     try:
         report = risk_model_adopt(model=model, adopted_by=request.user, reason=form.cleaned_data["reason"])
@@ -116,4 +116,4 @@ def risk_model_adopt_view(request):
                 "n": report["scored"],
             },
         )
-    return redirect("risk-models")
+    return redirect("inspections:risk-models")

@@ -1,12 +1,24 @@
 from django.urls import path
 
-from . import views
+from . import dashboard_views, plan_views, public_views, risk_views, views
 
 app_name = "inspections"
 
 urlpatterns = [
-    path("", views.my_tasks, name="my-tasks"),
-    path("<int:pk>/", views.task_detail, name="task-detail"),
-    path("<int:pk>/check/", views.check_form, name="check-form"),
-    path("<int:pk>/done/", views.check_done, name="check-done"),
+    path("q/<str:token>/", views.code_scan, name="quality-code"),
+    path("tasks/", views.my_tasks, name="my-tasks"),
+    path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
+    path("tasks/<int:pk>/check/", views.check_form, name="check-form"),
+    path("tasks/<int:pk>/done/", views.check_done, name="check-done"),
+    path("plans/", plan_views.plan_list, name="plan-list"),
+    path("plans/new/", plan_views.plan_new, name="plan-new"),
+    path("plans/<int:pk>/", plan_views.plan_detail, name="plan-detail"),
+    path("plans/<int:pk>/approve/", plan_views.plan_approve_view, name="plan-approve"),
+    path("public/plans/<int:pk>/", public_views.public_plan, name="public-plan"),
+    path("public/plans/<int:pk>/population.csv", public_views.public_plan_population, name="public-plan-population"),
+    path("dashboard/", dashboard_views.dashboard_page, name="dashboard"),
+    path("dashboard/export.xlsx", dashboard_views.dashboard_export, name="dashboard-export"),
+    path("simulator/", dashboard_views.simulator_page, name="simulator"),
+    path("risk-models/", risk_views.risk_models_page, name="risk-models"),
+    path("risk-models/adopt/", risk_views.risk_model_adopt_view, name="risk-model-adopt"),
 ]

@@ -33,4 +33,4 @@ def map_page(request):
 @role_required(*ALL_STAFF)
 def home(request):
     """Each role's landing page: inspectors their task list, everyone else the map."""
-    return redirect("inspections:my-tasks" if request.role == Role.INSPECTOR else "map")
+    return redirect("inspections:my-tasks" if request.role == Role.INSPECTOR else "regions:map")

@@ -109,34 +109,34 @@ def planners_record(own) -> dict:
 
 
 MATRIX: dict[str, Page] = {
-    "home": Page(None, {"GET": staff(dict.fromkeys((*COUNTY_STAFF, SUPERUSER), MOVED))}),
-    "map": Page(None, {"GET": staff()}),
-    "enterprise-detail": Page("enterprise", {"GET": staff_record()}),
-    "enterprise-code-svg": Page("enterprise", {"GET": staff_record()}),
-    "enterprise-code-png": Page("enterprise", {"GET": staff_record()}),
-    "enterprise-code-card": Page("enterprise", {"GET": staff_record()}),
+    "regions:home": Page(None, {"GET": staff(dict.fromkeys((*COUNTY_STAFF, SUPERUSER), MOVED))}),
+    "regions:map": Page(None, {"GET": staff()}),
+    "enterprises:detail": Page("enterprise", {"GET": staff_record()}),
+    "enterprises:code-svg": Page("enterprise", {"GET": staff_record()}),
+    "enterprises:code-png": Page("enterprise", {"GET": staff_record()}),
+    "enterprises:code-card": Page("enterprise", {"GET": staff_record()}),
     # Supervisors and administrators only; the role is checked before the method.
-    "enterprise-code-revoke": Page(
+    "enterprises:code-revoke": Page(
         "enterprise",
         {"GET": planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER, SUPERUSER), 405)), "POST": planners_record(MOVED)},
         data={"reason": "标签遗失"},
     ),
     # Public (一码): the profile for everyone; the check form for an inspector with an open task there.
-    "quality-code": Page("token", {"GET": everyone(200) | {INSPECTOR: (MOVED, 200)}}, public=True),
-    "plan-list": Page(None, {"GET": planners()}),
-    "plan-new": Page(None, {"GET": planners(), "POST": planners()}),  # an empty form comes back with its errors
-    "plan-detail": Page("plan", {"GET": planners_record(200)}),
+    "inspections:quality-code": Page("token", {"GET": everyone(200) | {INSPECTOR: (MOVED, 200)}}, public=True),
+    "inspections:plan-list": Page(None, {"GET": planners()}),
+    "inspections:plan-new": Page(None, {"GET": planners(), "POST": planners()}),  # an empty form comes back with its errors
+    "inspections:plan-detail": Page("plan", {"GET": planners_record(200)}),
     # The method is checked first; approving a dispatched plan is refused with a message on the plan's page.
-    "plan-approve": Page("plan", {"GET": everyone(405), "POST": planners_record(MOVED)}),
-    "public-plan": Page("plan", {"GET": everyone(200)}, public=True),  # 一公开
-    "public-plan-population": Page("plan", {"GET": everyone(200)}, public=True),  # what the draw was run on
-    "dashboard": Page(None, {"GET": planners()}),
-    "dashboard-export": Page(None, {"GET": planners()}),
+    "inspections:plan-approve": Page("plan", {"GET": everyone(405), "POST": planners_record(MOVED)}),
+    "inspections:public-plan": Page("plan", {"GET": everyone(200)}, public=True),  # 一公开
+    "inspections:public-plan-population": Page("plan", {"GET": everyone(200)}, public=True),  # what the draw was run on
+    "inspections:dashboard": Page(None, {"GET": planners()}),
+    "inspections:dashboard-export": Page(None, {"GET": planners()}),
     # Any planner may simulate; adopting changes city-wide rules: city-level staff (here the superuser) only.
-    "simulator": Page(None, {"GET": planners(), "POST": planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), 403))}),
+    "inspections:simulator": Page(None, {"GET": planners(), "POST": planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), 403))}),
     # A risk score model is a city-wide rule: every planner reads the page; only city-wide staff adopt (the county's 403).
-    "risk-models": Page(None, {"GET": planners()}),
-    "risk-model-adopt": Page(
+    "inspections:risk-models": Page(None, {"GET": planners()}),
+    "inspections:risk-model-adopt": Page(
         None, {"GET": everyone(405), "POST": planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), 403) | {SUPERUSER: MOVED})}
     ),
     "inspections:my-tasks": Page(None, {"GET": staff()}),
@@ -334,7 +334,7 @@ def test_a_draft_plan_is_not_published(client, world):
     plan = sides["a"].plan
     plan.status = PlanStatus.DRAFT
     plan.save(update_fields=["status"])
-    assert client.get(reverse("public-plan", args=[plan.pk])).status_code == 404
+    assert client.get(reverse("inspections:public-plan", args=[plan.pk])).status_code == 404
 
 
 @pytest.mark.django_db
@@ -342,8 +342,8 @@ def test_list_pages_show_the_users_own_records(client, world):
     """The other side of the leak check: the lists are not empty because they hide everything."""
     users, sides = world
     client.force_login(users[SUPERVISOR])
-    assert sides["a"].plan.name in client.get(reverse("plan-list")).content.decode()
+    assert sides["a"].plan.name in client.get(reverse("inspections:plan-list")).content.decode()
     client.force_login(users[OUTSIDER])
-    assert sides["b"].plan.name in client.get(reverse("plan-list")).content.decode()
+    assert sides["b"].plan.name in client.get(reverse("inspections:plan-list")).content.decode()
     client.force_login(users[INSPECTOR])
     assert sides["a"].enterprise.name in client.get(reverse("inspections:my-tasks")).content.decode()

@@ -60,7 +60,7 @@ class RegionPanelView(APIView):
                         "town": enterprise.town.name,
                         "category": enterprise.category,
                         "category_label": str(Category(enterprise.category).label),
-                        "url": reverse("enterprise-detail", args=[enterprise.id]),
+                        "url": reverse("enterprises:detail", args=[enterprise.id]),
                     }
                     for enterprise in enterprises
                 ],
@@ -94,5 +94,5 @@ class PriorityMarkersView(APIView):
         labels = dict(Category.choices)
         for marker in data["markers"]:
             marker["category_label"] = str(labels[marker["category"]])
-            marker["url"] = reverse("enterprise-detail", args=[marker["id"]])
+            marker["url"] = reverse("enterprises:detail", args=[marker["id"]])
         return Response(data)
