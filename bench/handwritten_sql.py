@@ -25,7 +25,6 @@ from enterprises.models import (
     SupervisionPolicy,
 )
 from inspections.models import SpotCheckResult
-from jiaxing_qs.pipeline import _end_of
 from products.models import GradingPolicy, LicenceType, Product
 from regions.models import ColourThresholds, IndexWeights, Region, RegionSnapshot
 from regions.periods import months_before, period_of, years_before
@@ -66,7 +65,7 @@ def record_spot_check_events(as_of: dt.date) -> dict:
 
 
 def refresh_failure_rates(as_of: dt.date) -> dict:
-    policy = GradingPolicy.in_force(_end_of(as_of))
+    policy = GradingPolicy.in_force_on(as_of)
     changed, _ = _run(
         f"UPDATE {PRODUCTS} AS p SET failure_sample = f.n, failure_rate = f.rate "
         f"FROM (SELECT p2.id, COALESCE(a.n, 0) AS n, COALESCE(a.rate, 0) AS rate FROM {PRODUCTS} p2 LEFT JOIN "
@@ -79,7 +78,7 @@ def refresh_failure_rates(as_of: dt.date) -> dict:
 
 
 def grade_products(as_of: dt.date) -> dict:
-    g = GradingPolicy.in_force(_end_of(as_of))
+    g = GradingPolicy.in_force_on(as_of)
     graded = (
         "SELECT id, grade AS old_grade, override_grade, CASE WHEN score >= %s THEN 3 WHEN score >= %s THEN 2 ELSE 1 END AS computed FROM ("
         "SELECT id, grade, override_grade, CASE harm_severity WHEN 3 THEN %s WHEN 2 THEN %s ELSE %s END "
@@ -117,7 +116,7 @@ def grade_products(as_of: dt.date) -> dict:
 
 
 def _desired_reasons(as_of: dt.date) -> tuple[str, list]:
-    policy = SupervisionPolicy.in_force(_end_of(as_of))
+    policy = SupervisionPolicy.in_force_on(as_of)
     licence_kind = (
         f"CASE WHEN m.licence_number = '' THEN '{ReasonKind.LICENCE_MISSING.value}' ELSE '{ReasonKind.LICENCE_EXPIRED.value}' END"
     )
@@ -200,7 +199,7 @@ def _category_case(policy: SupervisionPolicy, grade: str, risk_class: str) -> tu
 
 
 def categorise_enterprises(as_of: dt.date) -> dict:
-    policy = SupervisionPolicy.in_force(_end_of(as_of))
+    policy = SupervisionPolicy.in_force_on(as_of)
     key = [category.value for category in KEY_SUPERVISED]
     top = f"SELECT m.enterprise_id, MAX(p.grade) AS grade FROM {MADE} m JOIN {PRODUCTS} p ON p.id = m.product_id GROUP BY m.enterprise_id"
     audit = f"INSERT INTO {STATE_CHANGES} (enterprise_id, changed_at, field, old_value, new_value, as_of, reason) "
@@ -262,7 +261,7 @@ CHAIN = (
 
 def _fresh_colours(as_of: dt.date) -> tuple[str, str, list, ColourThresholds]:
     """The CTEs and the SELECT of every region's counts and colour (as the ORM's town_risk_counts + roll_up + colour_for)."""
-    th = ColourThresholds.in_force(_end_of(as_of))
+    th = ColourThresholds.in_force_on(as_of)
     object_agg = "jsonb_object_agg" if _pg() else "json_group_object"
     ctes = (
         f"{CHAIN}, "
@@ -327,7 +326,7 @@ def colour_regions(as_of: dt.date) -> dict:
 
 def compute_index(as_of: dt.date) -> dict:
     period = period_of(as_of)
-    w = IndexWeights.in_force(_end_of(as_of))
+    w = IndexWeights.in_force_on(as_of)
     start = months_before(as_of, w.window_months) + dt.timedelta(days=1)
     double = "DOUBLE PRECISION"
     incidents = ", ".join(f"'{kind.value}'" for kind in INCIDENT_KINDS)

@@ -5,6 +5,8 @@ version whose ``valid_from`` has passed is in force. Old versions stay so a past
 the rules in force then, and so the history shows what each value was changed from.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -40,6 +42,12 @@ class RuleVersion(models.Model):
         if version is None:
             raise cls.DoesNotExist(f"no version of {cls.__name__}: run `python manage.py migrate`, which writes the defaults")
         return version
+
+    @classmethod
+    def in_force_on(cls, day: dt.date):
+        """The version in force on a business date: at the end of that day (the pipeline's ``as_of``), so a
+        version adopted during the day applies to the whole of it."""
+        return cls.in_force(timezone.make_aware(dt.datetime.combine(day, dt.time.max)))
 
     def previous(self):
         """The version this one replaced (the 'from what' of the change)."""

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import transaction
-from django.utils import timezone
 
 from enterprises.models import Category, Enterprise, SupervisionPolicy
 from enterprises.selectors import enterprises_within
@@ -26,6 +25,7 @@ from products.services import products_grade
 from .pps import Estimate, wilson
 from .risk_models import usable_windows
 from .scoring import YEAR, design_matrix, found_in_top, histories_as_of, labels_after, model_from_windows, probability
+from .services import products_failure_rates_refresh
 
 CATEGORY_RANK = {Category.TIGHTENED: 4, Category.ROUTINE: 3, Category.RESPONSIBILITY: 2, Category.CREDIT: 1}
 DEFAULT_BUDGET_SHARE = 0.15
@@ -79,10 +79,7 @@ class _Rollback(Exception):
 def categories_on(day: dt.date) -> dict[int, str | None]:
     """Every enterprise's supervision category as the rules in force on ``day`` give it from the records up to
     ``day``: the pipeline's services run as of that day, read, and rolled back (nothing is kept)."""
-    from .services import products_failure_rates_refresh
-
-    end = timezone.make_aware(dt.datetime.combine(day, dt.time.max))
-    grading, supervision = GradingPolicy.in_force(end), SupervisionPolicy.in_force(end)
+    grading, supervision = GradingPolicy.in_force_on(day), SupervisionPolicy.in_force_on(day)
     categories: dict[int, str | None] = {}
     try:
         with transaction.atomic():

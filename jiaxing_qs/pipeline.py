@@ -26,29 +26,24 @@ from regions.periods import months_before, period_of
 from regions.services import region_indexes_update, region_snapshots_update
 
 
-def _end_of(day: dt.date) -> dt.datetime:
-    """The moment a day ends, to pick the rules that were in force on it."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.max))
-
-
 def _record_spot_check_events(as_of: dt.date) -> dict:
     return risk_events_record_from_spot_checks()
 
 
 def _refresh_failure_rates(as_of: dt.date) -> dict:
-    return products_failure_rates_refresh(as_of=as_of, policy=GradingPolicy.in_force(_end_of(as_of)))
+    return products_failure_rates_refresh(as_of=as_of, policy=GradingPolicy.in_force_on(as_of))
 
 
 def _grade_products(as_of: dt.date) -> dict:
-    return products_grade(policy=GradingPolicy.in_force(_end_of(as_of)))
+    return products_grade(policy=GradingPolicy.in_force_on(as_of))
 
 
 def _classify_enterprises(as_of: dt.date) -> dict:
-    return enterprises_classify(as_of=as_of, policy=SupervisionPolicy.in_force(_end_of(as_of)))
+    return enterprises_classify(as_of=as_of, policy=SupervisionPolicy.in_force_on(as_of))
 
 
 def _categorise_enterprises(as_of: dt.date) -> dict:
-    return enterprises_categorise(policy=SupervisionPolicy.in_force(_end_of(as_of)), as_of=as_of)
+    return enterprises_categorise(policy=SupervisionPolicy.in_force_on(as_of), as_of=as_of)
 
 
 def _place_towns(as_of: dt.date) -> dict:
@@ -56,13 +51,13 @@ def _place_towns(as_of: dt.date) -> dict:
 
 
 def _colour_regions(as_of: dt.date) -> dict:
-    thresholds = ColourThresholds.in_force(_end_of(as_of))
+    thresholds = ColourThresholds.in_force_on(as_of)
     report = region_snapshots_update(period=period_of(as_of), town_counts=town_risk_counts(), thresholds=thresholds)
     return report.as_dict()
 
 
 def _compute_index(as_of: dt.date) -> dict:
-    weights = IndexWeights.in_force(_end_of(as_of))
+    weights = IndexWeights.in_force_on(as_of)
     start = months_before(as_of, weights.window_months) + dt.timedelta(days=1)
     return region_indexes_update(period=period_of(as_of), town_inputs=town_quality_counts(start=start, end=as_of), weights=weights)
 
@@ -112,7 +107,7 @@ def enterprise_feedback(enterprise_id: int, as_of: dt.date | None = None, *, rec
     the Celery task passes ``recolour=False`` and queues one coalesced recolouring instead)."""
     as_of = as_of or timezone.localdate()
     risk_events_record_from_spot_checks(enterprise_ids=[enterprise_id])
-    policy = SupervisionPolicy.in_force(_end_of(as_of))
+    policy = SupervisionPolicy.in_force_on(as_of)
     classified = enterprises_classify(as_of=as_of, policy=policy, enterprise_ids=[enterprise_id])
     categorised = enterprises_categorise(policy=policy, enterprise_ids=[enterprise_id], as_of=as_of)
     report = {"enterprise": enterprise_id, "classified": classified["message"], "categorised": categorised["message"]}

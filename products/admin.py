@@ -19,7 +19,8 @@ from regions.admin_scoping import CityWideAdmin
 
 from .imports import PRODUCT_EXPORT, grade_overrides_import
 from .models import ChecklistItem, Grade, GradeChange, GradingPolicy, Product, ProductClass
-from .services import grade_points, products_grade
+from .selectors import grade_points
+from .services import products_grade
 
 GRADE_COLOURS = {Grade.HIGH: "red", Grade.MEDIUM: "orange", Grade.LOW: "green"}
 

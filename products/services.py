@@ -1,6 +1,5 @@
 """Product rules: grading (产品分级) and grade overrides."""
 
-import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .models import LOW_GRADE, Grade, GradeChange, GradingPolicy, HarmSeverity, LicenceType, Product, override_problem
+from .selectors import grading_policy_today
 
 
 def _score_expression(policy: GradingPolicy):
@@ -46,24 +46,6 @@ def computed_grade_expression(policy: GradingPolicy):
         default=Value(LOW_GRADE),
         output_field=IntegerField(),
     )
-
-
-def grade_points(product: Product, policy: GradingPolicy) -> list[tuple[str, int]]:
-    """The points a product scores per factor, for showing why it has its grade."""
-    harm = {HarmSeverity.SEVERE: policy.points_severe, HarmSeverity.MODERATE: policy.points_moderate}.get(
-        product.harm_severity, policy.points_minor
-    )
-    points = [(str(HarmSeverity(product.harm_severity).label), harm)]
-    if product.licence_required:
-        points.append((_("licence or CCC required"), policy.points_licence))
-    if product.vulnerable_users:
-        points.append((_("used by vulnerable groups"), policy.points_vulnerable))
-    if product.failure_sample >= policy.min_failure_sample:
-        if product.failure_rate >= policy.failure_rate_high:
-            points.append((_("failure rate %(rate)s%%") % {"rate": product.failure_rate}, policy.points_failure_high))
-        elif product.failure_rate >= policy.failure_rate_medium:
-            points.append((_("failure rate %(rate)s%%") % {"rate": product.failure_rate}, policy.points_failure_medium))
-    return points
 
 
 def _grade_changes_record(changing, *, new_grade, policy: GradingPolicy, reason: str, by) -> None:
@@ -100,13 +82,6 @@ def products_grade(*, policy: GradingPolicy | None = None, products=None, reason
     changed = changing.update(grade=effective, computed_grade=computed)
     products.exclude(computed_grade=computed).update(computed_grade=computed)
     return {"changed": changed, "message": f"{changed} products changed grade"}
-
-
-def grading_policy_today() -> GradingPolicy:
-    """The grading policy the pipeline grades with today: the version in force at the end of the day
-    (jiaxing_qs/pipeline.py), so a grade set now is the one the pipeline's next run keeps."""
-    end_of_day = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time.max))
-    return GradingPolicy.in_force(end_of_day)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from inspections.services import products_failure_rates_refresh
 from products.models import Grade, GradingPolicy, HarmSeverity, LicenceType, Product
-from products.services import grade_points, product_override_grade, products_grade
+from products.selectors import grade_points
+from products.services import product_override_grade, products_grade
 
 from .factories import ProductFactory, SpotCheckResultFactory
 

@@ -58,6 +58,11 @@ def test_a_past_date_gets_the_version_in_force_then(history):
     assert ColourThresholds.in_force(at(2027, 3, 1)) == history[2]
 
 
+def test_on_a_business_date_the_version_adopted_during_that_day_applies_to_all_of_it(history):
+    assert ColourThresholds.in_force_on(dt.date(2025, 6, 30)) == history[0]
+    assert ColourThresholds.in_force_on(dt.date(2025, 7, 1)) == history[1]  # valid from noon, in force all day
+
+
 def test_a_date_before_every_version_gets_the_oldest_version(history):
     ColourThresholds.objects.exclude(pk__in=[version.pk for version in history]).delete()  # the defaults of 2000
     assert ColourThresholds.in_force(at(2020, 1, 1)) == history[0]

@@ -53,7 +53,7 @@ from inspections.scoring import (
 from jiaxing_qs.demo.places import BASE_INDUSTRIES, COUNTIES, STREET_WEIGHT, TOWNS
 from products.imports import CATALOGUE_CSV, HARM_SEVERITIES, read_csv
 from products.models import Grade, GradingPolicy, Product
-from products.services import grade_points
+from products.selectors import grade_points
 from regions.imports import JIAXING_DIVISIONS, read_divisions_csv
 from regions.models import Colour, ColourThresholds
 from regions.services import colour_for

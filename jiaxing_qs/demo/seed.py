@@ -73,11 +73,6 @@ def _phase(report: SeedReport, name: str, log: Callable[[str], None]) -> Iterato
     log(f"{name}: {'; '.join(message)} ({seconds:.1f} s)")
 
 
-def _end_of(day: dt.date) -> dt.datetime:
-    """The moment a day ends: the rules in force then are the ones the pipeline applies for that day."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.max))
-
-
 def _divisions_missing() -> bool:
     towns = Region.objects.filter(level=Level.TOWN, code__startswith=CITY_CODE[:4]).count()
     counties_without_boundary = Region.objects.filter(level=Level.COUNTY, code__startswith=CITY_CODE[:4], boundary__isnull=True)
@@ -184,7 +179,7 @@ def _generate(rng: random.Random, *, enterprises: int, as_of: dt.date, tags: dic
         save_enterprises(demos)
         message.append(f"{len(demos)} enterprises in {len(towns)} towns, {sum(len(demo.made) for demo in demos)} products made")
     with _phase(report, "history", log) as message, transaction.atomic():
-        window_years = SupervisionPolicy.in_force(_end_of(as_of)).risk_window_years
+        window_years = SupervisionPolicy.in_force_on(as_of).risk_window_years
         results, events, factors = generate_history(rng, demos, as_of=as_of, risk_window_years=window_years)
         save_history(results, events)
         failed = sum(not result.conforming for result in results)
