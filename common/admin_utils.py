@@ -1,7 +1,11 @@
 """Admin building blocks shared by the apps: coloured badges and the versioned-rule admin."""
 
+from urllib.parse import urlencode
+
+from django.apps import apps
 from django.contrib import admin
 from django.forms.models import model_to_dict
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -71,3 +75,18 @@ class RuleVersionAdmin(admin.ModelAdmin):
         # Colours, classes and categories must reflect the rule now in force, not at the next nightly run.
         pipeline_inputs_changed.send(sender=self.model)
         self.message_user(request, _("The pipeline has been queued to apply this version."))
+
+
+def changelist_link(request, model_label: str, wanted: dict) -> dict | None:
+    """A link to a model's admin changelist with the ``wanted`` filters the admin allows this user; ``complete``
+    says whether every one made it into the link (None when the model has no changelist)."""
+    model = apps.get_model(model_label)
+    model_admin = admin.site._registry.get(model)
+    if model_admin is None:
+        return None
+    params = {lookup: value for lookup, value in wanted.items() if model_admin.lookup_allowed(lookup, value, request)}
+    try:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    except NoReverseMatch:
+        return None
+    return {"url": f"{url}?{urlencode(params)}", "complete": len(params) == len(wanted)}

@@ -3,15 +3,14 @@
 import io
 from urllib.parse import urlencode
 
-from django.apps import apps
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.admin_utils import changelist_link
 from common.tabular import Sheet, write_xlsx_sheets
 from common.views import refusal_show
 from enterprises.models import CATEGORY_CELLS, MULTIPLIER_FIELDS, RATIO_FIELDS, Category, SupervisionPolicy
@@ -51,25 +50,16 @@ PARENTS_ABOVE_TOWN = {Level.TOWN: 0, Level.COUNTY: 1, Level.CITY: 2, Level.PROVI
 
 
 def records_link(request, records: kpis.Records | None) -> dict | None:
-    """The admin changelist behind a figure, filtered as far as the admin allows; ``complete`` says whether
-    every filter (period, jurisdiction) made it into the link."""
+    """The admin changelist behind a figure, filtered by its period and the user's jurisdiction as far as the
+    admin allows (``changelist_link``)."""
     if records is None:
-        return None
-    model = apps.get_model(records.model)
-    model_admin = admin.site._registry.get(model)
-    if model_admin is None:
         return None
     wanted = dict(records.params)
     jurisdiction = request.jurisdiction
     if jurisdiction is not None and records.model in TOWN_PATH:
         path = TOWN_PATH[records.model] + "__parent" * PARENTS_ABOVE_TOWN.get(jurisdiction.level, 0)
         wanted[f"{path}__id__exact"] = jurisdiction.pk
-    params = {lookup: value for lookup, value in wanted.items() if model_admin.lookup_allowed(lookup, value, request)}
-    try:
-        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    except NoReverseMatch:
-        return None
-    return {"url": f"{url}?{urlencode(params)}", "complete": len(params) == len(wanted)}
+    return changelist_link(request, records.model, wanted)
 
 
 def _rate_json(rate: kpis.Rate) -> dict:
