@@ -435,14 +435,15 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-def in_chunks(queryset: QuerySet, field_name: str, values: Iterable, *fields: str) -> Iterator[tuple]:
-    """``values_list(*fields)`` of the rows whose ``field_name`` is among ``values``, a few queries for any number.
+def lookup_chunks(values: Sequence) -> Iterator[Sequence]:
+    """``values`` in chunks short enough for one ``IN (…)``: under SQLite's limit of bound parameters;
+    PostgreSQL takes the same chunks."""
+    return chunks(values, min(connection.features.max_query_params or 10000, 10000))
 
-    The chunk size keeps under SQLite's limit of bound parameters; PostgreSQL takes the same chunks.
-    """
-    values = sorted(set(values))
-    size = connection.features.max_query_params or 10000
-    for chunk in chunks(values, min(size, 10000)):
+
+def in_chunks(queryset: QuerySet, field_name: str, values: Iterable, *fields: str) -> Iterator[tuple]:
+    """``values_list(*fields)`` of the rows whose ``field_name`` is among ``values``, a few queries for any number."""
+    for chunk in lookup_chunks(sorted(set(values))):
         yield from queryset.filter(**{f"{field_name}__in": chunk}).values_list(*fields)
 
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.models import CATEGORY_CELLS, MULTIPLIER_FIELDS, RATIO_FIELDS, SupervisionPolicy
+from enterprises.models import MULTIPLIER_FIELDS, RATIO_FIELDS, SupervisionPolicy
 from regions.models import ColourThresholds
 from regions.periods import Period, period_parse
 
@@ -189,7 +189,7 @@ class SimulatorForm(forms.Form):
             self.fields[name] = _model_field(ColourThresholds, name)
         for name in DRAFT_POLICY_FIELDS:
             self.fields[name] = _model_field(SupervisionPolicy, name)
-        self.order_fields([*THRESHOLD_FIELDS, *RATIO_FIELDS, *MULTIPLIER_FIELDS, *CATEGORY_CELLS, "reason"])
+        self.order_fields([*THRESHOLD_FIELDS, *DRAFT_POLICY_FIELDS, "reason"])
 
     def clean(self):
         cleaned = super().clean()

@@ -1,15 +1,8 @@
-"""Product reads: the grading policy the pipeline grades with today, and why a product has its grade."""
+"""Product reads: why a product has its grade."""
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import GradingPolicy, HarmSeverity, Product
-
-
-def grading_policy_today() -> GradingPolicy:
-    """The grading policy the pipeline grades with today (``in_force_on``), so a grade set now is the one the
-    pipeline's next run keeps."""
-    return GradingPolicy.in_force_on(timezone.localdate())
 
 
 def grade_points(product: Product, policy: GradingPolicy) -> list[tuple[str, int]]:

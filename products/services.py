@@ -1,6 +1,6 @@
 """Product rules: grading (产品分级) and grade overrides."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -12,8 +12,9 @@ from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from common.tabular import lookup_chunks
+
 from .models import LOW_GRADE, Grade, GradeChange, GradingPolicy, HarmSeverity, LicenceType, Product, override_problem
-from .selectors import grading_policy_today
 
 
 def _score_expression(policy: GradingPolicy):
@@ -112,13 +113,6 @@ class GradeOverride:
             return _("%(reason)s (%(note)s)") % {"reason": reason, "note": note} if note else reason
 
 
-def _id_chunks(ids: list[int]) -> Iterator[list[int]]:
-    """Ids in lists short enough for one ``IN (…)`` on every backend (SQLite takes 999 parameters)."""
-    size = min(connection.features.max_query_params or 10000, 10000)
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
 def _products_of(overrides: Mapping[int, GradeOverride]) -> dict[int, Product]:
     """The products ``overrides`` names, by id and loaded whole (their history rows copy every field)."""
     products = Product.objects.in_bulk(list(overrides))
@@ -163,9 +157,9 @@ def products_override_grade(*, overrides: Mapping[int, GradeOverride], note: str
         by_reason.setdefault(product._change_reason, []).append(pk)
     Product.objects.bulk_update(changing.values(), ["override_grade", "override_reason"], batch_size=500)
     Product.history.bulk_history_create(list(changing.values()), update=True, default_user=by, batch_size=500)
-    policy, grades_changed = grading_policy_today(), 0
+    policy, grades_changed = GradingPolicy.in_force_on(timezone.localdate()), 0  # as the pipeline grades today
     for reason, ids in by_reason.items():
-        for chunk in _id_chunks(ids):
+        for chunk in lookup_chunks(ids):
             graded = products_grade(policy=policy, products=Product.objects.filter(pk__in=chunk), reason=reason, by=by)
             grades_changed += graded["changed"]
     changed = len(changing)
