@@ -30,8 +30,8 @@ from common.tabular import write_xlsx  # noqa: E402
 from enterprises.imports import enterprises_import, products_made_import  # noqa: E402
 from enterprises.models import Enterprise  # noqa: E402
 from enterprises.validators import uscc_check_character  # noqa: E402
-from inspections.imports import spot_checks_import  # noqa: E402
 from inspections.models import SpotCheckResult  # noqa: E402
+from inspections.spotchecks.imports import spot_checks_import  # noqa: E402
 from products.imports import load_catalogue  # noqa: E402
 from products.models import Product  # noqa: E402
 from regions.imports import load_jiaxing  # noqa: E402

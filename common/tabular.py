@@ -4,7 +4,7 @@ Reading accepts what Chinese office software writes: .xlsx (Excel, WPS) and .csv
 BOM, or GBK (detected by trying UTF-8 first, then GB18030, a superset of GBK), and UTF-16 "Unicode text".
 Row numbers are the ones Excel shows (the header is row 1), so a report can point at the cell to fix.
 
-The import services (``enterprises.imports``, ``inspections.imports``) share the pieces below: columns that
+The import services (``enterprises.imports``, ``inspections.spotchecks.imports``) share the pieces below: columns that
 accept Chinese and English headers, problems named by row, column and reason in the active language, cell
 parsers (dates as 2025-03-01, 2025/3/1 or Excel date cells; yes/no in either language), and one upsert that
 compares with what is stored, so importing the same file twice changes nothing.

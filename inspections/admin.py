@@ -6,7 +6,7 @@ from common.import_admin import ExportMixin, ImportExportMixin
 from products.admin import AuditedAdmin, ChangeReasonMixin, related_history
 from regions.admin_scoping import JurisdictionScopedAdmin, ScopedChoicesMixin
 
-from .imports import CHECK_RESULT_EXPORT, ORDER_EXPORT, SPOT_CHECK_EXPORT, TASK_EXPORT, spot_checks_import
+from .fieldwork.selectors import CHECK_RESULT_EXPORT
 from .models import (
     CheckItemResult,
     CheckResult,
@@ -19,6 +19,9 @@ from .models import (
     SpotCheckResult,
     TaskAssignment,
 )
+from .planning.selectors import TASK_EXPORT
+from .rectification.selectors import ORDER_EXPORT
+from .spotchecks.imports import SPOT_CHECK_EXPORT, spot_checks_import
 
 
 @admin.register(SpotCheckResult)

@@ -4,9 +4,9 @@ import datetime as dt
 
 from celery import shared_task
 
-from .daily import daily_check as run_daily_check
 from .notifications import NotificationError, notification_send
-from .plans import plan_dispatch
+from .planning.services import plan_dispatch
+from .rectification.daily import daily_check as run_daily_check
 
 
 @shared_task(time_limit=900, soft_time_limit=840, autoretry_for=(ConnectionError,), max_retries=3, retry_backoff=True)

@@ -1,6 +1,10 @@
 from django.urls import path
 
-from . import dashboard_views, plan_views, public_views, risk_views, views
+from .evaluation import views as dashboard_views
+from .fieldwork import views
+from .planning import public_views
+from .planning import views as plan_views
+from .scoring import views as risk_views
 
 app_name = "inspections"
 

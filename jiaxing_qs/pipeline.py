@@ -16,9 +16,9 @@ from django.utils import timezone
 from enterprises.models import SupervisionPolicy
 from enterprises.selectors import town_risk_counts
 from enterprises.services import enterprises_categorise, enterprises_classify, towns_place_at_enterprise_centres
-from inspections.risk_models import enterprises_score, risk_model_fit_monthly
-from inspections.selectors import town_quality_counts
-from inspections.services import products_failure_rates_refresh, risk_events_record_from_spot_checks
+from inspections.scoring.services import enterprises_score, risk_model_fit_monthly
+from inspections.spotchecks.selectors import town_quality_counts
+from inspections.spotchecks.services import products_failure_rates_refresh, risk_events_record_from_spot_checks
 from products.models import GradingPolicy
 from products.services import products_grade
 from regions.models import ColourThresholds, IndexWeights

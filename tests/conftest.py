@@ -40,7 +40,7 @@ from inspections.models import (
     TaskAssignment,
     TaskStatus,
 )
-from inspections.risk_models import risk_model_adopt, risk_model_fit
+from inspections.scoring.services import risk_model_adopt, risk_model_fit
 from products.models import Product
 from regions.imports import load_jiaxing
 from regions.models import Colour, ColourThresholds, Level, Region, RegionSnapshot, Role

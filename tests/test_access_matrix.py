@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from enterprises.codes import code_for
 from enterprises.models import Category
-from inspections.draw import Candidate
 from inspections.models import CheckResult, Conclusion, DrawArm, InspectionPlan, InspectionTask, PlanStatus, TaskAssignment, TaskStatus
-from inspections.plans import population_record
+from inspections.planning.draw import Candidate
+from inspections.planning.services import population_record
 from products.models import ChecklistItem
 from regions.models import Role
 

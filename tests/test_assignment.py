@@ -13,10 +13,10 @@ from decimal import Decimal
 import pytest
 
 from enterprises.models import Category
-from inspections.assignment import assign_officers
-from inspections.draw import plan_draw
 from inspections.models import DrawArm, InspectionTask, Notification, OfficerConflict, TaskAssignment, TaskStatus
-from inspections.plans import plan_approve, plan_create
+from inspections.planning.assignment import assign_officers
+from inspections.planning.draw import plan_draw
+from inspections.planning.services import plan_approve, plan_create
 from regions.models import Region, Role
 
 from .factories import EnterpriseFactory, StaffProfileFactory, UserFactory

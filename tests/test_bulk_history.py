@@ -18,10 +18,10 @@ from common.history import history_paused
 from enterprises.codes import code_for, codes_issue_missing, codes_revoke
 from enterprises.imports import enterprises_import
 from enterprises.models import Enterprise, EnterpriseProduct, QualityCode, RiskEvent, RiskEventKind
-from inspections.daily import daily_check
-from inspections.imports import spot_checks_import
 from inspections.models import Conclusion, OrderStatus, RectificationOrder, SpotCheckResult, TaskStatus
-from inspections.rectification import order_open
+from inspections.rectification.daily import daily_check
+from inspections.rectification.services import order_open
+from inspections.spotchecks.imports import spot_checks_import
 from jiaxing_qs.demo.seed import demo_data_delete
 from products.imports import CATALOGUE_CSV, CHECKLISTS_CSV, catalogue_import, load_catalogue, read_csv
 from products.models import ChecklistItem, Product, ProductClass

@@ -13,8 +13,7 @@ from django.db import connection
 from PIL import Image
 
 from enterprises.models import RiskClass, RiskEvent, RiskEventKind
-from inspections import rectification
-from inspections.checks import MAX_LONG_SIDE, check_result_submit, photo_prepare, result_number
+from inspections.fieldwork.services import MAX_LONG_SIDE, check_result_submit, photo_prepare, result_number
 from inspections.models import (
     CheckItemResult,
     CheckPhoto,
@@ -29,6 +28,7 @@ from inspections.models import (
     TaskKind,
     TaskStatus,
 )
+from inspections.rectification import services as rectification
 from products.models import ChecklistItem
 from regions.models import Role
 
@@ -219,7 +219,7 @@ def test_a_request_that_loses_the_race_reads_the_winners_result(task, inspector,
     task.refresh_from_db()
     task.status = TaskStatus.ASSIGNED  # as the loser saw it when it started
     task.save(update_fields=["status"])
-    from inspections import checks
+    from inspections.fieldwork import services as checks
 
     real, reads = checks._stored_result, []
 
@@ -462,7 +462,7 @@ def test_a_conforming_result_becomes_a_spot_check_without_risk_event_or_order(ta
 
 
 def test_the_risk_event_is_the_one_the_pipeline_would_record(task, inspector, partner, hooks):
-    from inspections.services import risk_events_record_from_spot_checks
+    from inspections.spotchecks.services import risk_events_record_from_spot_checks
 
     items = answers(task, [ItemOutcome.NONCONFORMING, ItemOutcome.CONFORMING, ItemOutcome.CONFORMING], {0: "无标志"})
     submit(task, inspector, partner, items=items, conclusion=Conclusion.NONCONFORMING)

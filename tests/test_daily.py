@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django_celery_beat.models import PeriodicTask
 
 from enterprises.models import RiskClass, RiskEvent, RiskEventKind
-from inspections.daily import daily_check
 from inspections.models import Conclusion, Notification, OrderStatus, RectificationOrder, TaskStatus
-from inspections.rectification import order_open, reinspection_recorded
+from inspections.rectification.daily import daily_check
+from inspections.rectification.services import order_open, reinspection_recorded
 from inspections.tasks import daily_check as daily_check_task
 
 from .factories import EnterpriseFactory, ProductFactory

@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from enterprises.models import Category, Enterprise
-from inspections import kpis
+from inspections.evaluation import selectors as kpis
 from inspections.models import CheckResult, Conclusion, DrawArm, InspectionTask, OrderStatus, RectificationOrder, TaskAssignment, TaskStatus
 from jiaxing_qs.tasks import run_pipeline
 from regions.models import Region, Role

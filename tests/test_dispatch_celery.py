@@ -14,7 +14,8 @@ import pytest
 
 from enterprises.models import Category
 from inspections.models import Channel, Notification, NotificationSetting, NotificationStatus, PlanStatus, TaskAssignment, TaskStatus
-from inspections.plans import plan_create, plan_preview
+from inspections.planning.selectors import plan_preview
+from inspections.planning.services import plan_create
 from regions.models import Role
 
 from .factories import EnterpriseFactory, StaffProfileFactory, UserFactory
@@ -28,7 +29,7 @@ SECRET = "SECdispatch0123456789"
 APPROVE = """
 from django.contrib.auth import get_user_model
 from inspections.models import InspectionPlan
-from inspections.plans import plan_approve
+from inspections.planning.services import plan_approve
 plan_approve(plan=InspectionPlan.objects.get(pk={plan_id}), approved_by=get_user_model().objects.get(username="chief"))
 print("approved")
 """

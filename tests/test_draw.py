@@ -2,7 +2,7 @@
 supervision category × region colour, with a uniform random control arm beside the risk arm.
 
 The expected lists are recomputed here from the published description alone (``hmac``/``hashlib`` and exact
-fractions), sharing no code with ``inspections.draw``: that is what makes the draw checkable. The whole module
+fractions), sharing no code with ``inspections.planning.draw``: that is what makes the draw checkable. The whole module
 also runs on PostgreSQL (``DATABASE_URL=postgres://…``), where the same seeds must give the same lists.
 """
 
@@ -18,9 +18,9 @@ from math import floor
 import pytest
 
 from enterprises.models import Category, Status
-from inspections.draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, allocate, plan_draw, plan_population
 from inspections.models import DrawArm
-from inspections.plans import plan_create
+from inspections.planning.draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, allocate, plan_draw, plan_population
+from inspections.planning.services import plan_create
 from regions.models import Colour, ColourThresholds, Region, RegionSnapshot
 
 from .factories import EnterpriseFactory, UserFactory, credit_code

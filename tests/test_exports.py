@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from enterprises.imports import enterprises_import, risk_events_import
 from enterprises.models import Enterprise, RiskEventKind, Status
-from inspections.imports import spot_checks_import
+from inspections.spotchecks.imports import spot_checks_import
 from regions.models import Colour, ColourThresholds, RegionSnapshot
 
 from .factories import EnterpriseFactory, ProductFactory, RiskEventFactory, SpotCheckResultFactory, TownFactory

@@ -11,8 +11,7 @@ import time_machine
 from django.utils import translation
 
 from enterprises.models import Enterprise, RiskClass, RiskEvent, RiskEventKind
-from inspections.checks import check_result_submit
-from inspections.daily import daily_check
+from inspections.fieldwork.services import check_result_submit
 from inspections.models import (
     CheckResult,
     Conclusion,
@@ -27,7 +26,8 @@ from inspections.models import (
     TaskKind,
     TaskStatus,
 )
-from inspections.plans import plan_approve, plan_create
+from inspections.planning.services import plan_approve, plan_create
+from inspections.rectification.daily import daily_check
 from jiaxing_qs.tasks import run_pipeline
 from products.models import ChecklistItem
 from regions.models import Role

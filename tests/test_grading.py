@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.test.utils import CaptureQueriesContext
 
-from inspections.services import products_failure_rates_refresh
+from inspections.spotchecks.services import products_failure_rates_refresh
 from products.models import Grade, GradingPolicy, HarmSeverity, LicenceType, Product
 from products.selectors import grade_points
 from products.services import product_override_grade, products_grade

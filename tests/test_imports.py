@@ -23,8 +23,8 @@ from common.import_admin import SESSION_KEY, upload_folder
 from common.tabular import TableError, parse_bool, parse_date, read_table
 from enterprises.imports import enterprises_import, products_made_import, risk_events_import
 from enterprises.models import Enterprise, EnterpriseProduct, RiskEvent, RiskEventKind, Status
-from inspections.imports import spot_checks_import
 from inspections.models import ResultSource, SpotCheckLevel, SpotCheckResult
+from inspections.spotchecks.imports import spot_checks_import
 from products.imports import load_catalogue
 
 from .factories import EnterpriseFactory, ProductFactory, SpotCheckResultFactory, credit_code

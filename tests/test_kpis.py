@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from enterprises.models import Category
-from inspections import kpis
+from inspections.evaluation import selectors as kpis
 from inspections.models import (
     CheckResult,
     Conclusion,

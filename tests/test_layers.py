@@ -111,3 +111,46 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_two_modules_import_each_other_even_through_an_import_inside_a_function():
     assert cycles(import_graph()) == []
+
+
+# Inside inspections the domains stand in a row too: the shared base (models, the sampling statistics, the
+# notification channels), then one package per step of the loop, each importing only the steps before it; the
+# app's wiring (admin, API, URLs, Celery tasks, commands) sits on top and may import any of them.
+INSPECTIONS_BASE = ("models", "sampling", "notifications")
+INSPECTIONS_DOMAINS = ("spotchecks", "scoring", "planning", "rectification", "fieldwork", "evaluation")
+
+
+def domain_of(module: str) -> str | None:
+    """The inspections domain a module belongs to: 'base', one of INSPECTIONS_DOMAINS, or None for the wiring."""
+    parts = module.split(".")
+    if parts[0] != "inspections" or len(parts) < 2:
+        return None
+    if parts[1] in INSPECTIONS_BASE:
+        return "base"
+    return parts[1] if parts[1] in INSPECTIONS_DOMAINS else None
+
+
+def upward_domain_imports(graph: dict[str, set[str]]) -> list[str]:
+    rank = {"base": 0, **{domain: i + 1 for i, domain in enumerate(INSPECTIONS_DOMAINS)}}
+    found = []
+    for module, targets in sorted(graph.items()):
+        here = domain_of(module)
+        if here is None:
+            continue
+        for target in sorted(targets):
+            there = domain_of(target)
+            if target.startswith("inspections") and (there is None or rank[there] > rank[here]):
+                found.append(f"{module} imports {target}")
+    return found
+
+
+def test_each_inspections_domain_imports_only_the_base_and_the_steps_before_it():
+    assert upward_domain_imports(import_graph()) == []
+
+
+def test_the_domain_check_sees_a_step_importing_a_later_one():
+    graph = {"inspections.planning.services": {"inspections.fieldwork.services", "inspections.models"}}
+    assert upward_domain_imports(graph) == ["inspections.planning.services imports inspections.fieldwork.services"]
+    assert upward_domain_imports({"inspections.models": {"inspections.planning.draw"}}) == [
+        "inspections.models imports inspections.planning.draw"
+    ]

@@ -339,7 +339,7 @@ def test_on_workers_a_burst_of_results_queues_one_delayed_recolouring(settings, 
 
 
 def test_the_feedback_of_one_result_records_only_its_enterprises_risk_events(town):
-    from inspections.services import risk_events_record_from_spot_checks
+    from inspections.spotchecks.services import risk_events_record_from_spot_checks
 
     first, second = EnterpriseFactory(town=town), EnterpriseFactory(town=town)
     for enterprise in (first, second):

@@ -23,7 +23,8 @@ from inspections.models import (
     TaskAssignment,
     TaskStatus,
 )
-from inspections.plans import plan_approve, plan_create, plan_dispatch, plan_preview
+from inspections.planning.selectors import plan_preview
+from inspections.planning.services import plan_approve, plan_create, plan_dispatch
 from inspections.tasks import dispatch_plan
 from products.models import Grade
 from regions.models import Region, Role

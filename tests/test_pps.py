@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from inspections.pps import horvitz_thompson, inclusion_probabilities, pareto_ranking, uniform_from_key, wilson
+from inspections.sampling import horvitz_thompson, inclusion_probabilities, pareto_ranking, uniform_from_key, wilson
 
 
 def test_inclusion_probabilities_sum_to_the_sample_size_and_follow_the_size_between_floor_and_cap():

@@ -11,8 +11,9 @@ from django.utils import translation
 
 from enterprises.models import Category, Enterprise
 from inspections.models import CheckItemResult, Conclusion, InspectionPlan, ItemOutcome, OrderStatus, PlanStatus
-from inspections.plans import plan_approve, plan_create, plan_verify
-from inspections.rectification import order_open
+from inspections.planning.selectors import plan_verify
+from inspections.planning.services import plan_approve, plan_create
+from inspections.rectification.services import order_open
 from jiaxing_qs.tasks import run_pipeline
 from products.models import ChecklistItem
 from regions.models import Role

@@ -21,7 +21,7 @@ from inspections.models import (
     TaskKind,
     TaskStatus,
 )
-from inspections.rectification import objection_record, order_open, order_text, reinspection_recorded
+from inspections.rectification.services import objection_record, order_open, order_text, reinspection_recorded
 from regions.models import Role
 
 from .clock import SHANGHAI, TEST_TODAY
@@ -53,7 +53,7 @@ def staffed_task(*, enterprise, officers, product=None, due_date=DAY0, **fields)
 
 
 def result_of(task: InspectionTask, conclusion: str, checked_on: dt.date) -> CheckResult:
-    """The stored result of a task (what inspections.checks stores), without the feedback it triggers."""
+    """The stored result of a task (what inspections.fieldwork.services stores), without the feedback it triggers."""
     officers = [a.officer for a in task.assignments.order_by("position")]
     result = CheckResult.objects.create(
         task=task,

@@ -2,7 +2,7 @@
 explained to the enterprise, and a draw that weights by it inside the strata while everyone keeps a known chance.
 
 The JQS-DRAW-2 list is recomputed here from the published description alone (``hmac``/``hashlib``, plain loops),
-sharing no code with ``inspections.draw`` or ``inspections.pps``.
+sharing no code with ``inspections.planning.draw`` or ``inspections.sampling``.
 """
 
 import datetime as dt
@@ -16,10 +16,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
 from enterprises.models import Category
-from inspections.draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, DRAW_METHOD_PPS, plan_draw, plan_population
 from inspections.models import FEATURE_NAMES, DrawArm, RiskModel, RiskModelStatus, RiskScore
-from inspections.plans import plan_approve, plan_create, plan_verify, population_from_csv
-from inspections.risk_models import adopted_risk_model, enterprises_score, risk_model_adopt, risk_model_fit, risk_model_fit_monthly
+from inspections.planning.draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, DRAW_METHOD_PPS, plan_draw, plan_population, population_from_csv
+from inspections.planning.selectors import plan_verify
+from inspections.planning.services import plan_approve, plan_create
+from inspections.scoring.selectors import adopted_risk_model
+from inspections.scoring.services import enterprises_score, risk_model_adopt, risk_model_fit, risk_model_fit_monthly
 from regions.models import Role
 
 from .clock import TEST_TODAY
@@ -231,7 +233,7 @@ def test_unspent_budget_goes_to_the_undrawn_with_the_highest_inclusion_probabili
 def test_a_dispatched_draw_2_plan_publishes_every_inclusion_probability_and_verifies(
     scored_plan, city_supervisor, django_capture_on_commit_callbacks, inspector
 ):
-    from inspections.plans import plan_population_csv
+    from inspections.planning.selectors import plan_population_csv
 
     StaffProfileFactory(user=UserFactory(username="second_inspector"), role=Role.INSPECTOR, jurisdiction=scored_plan.scope)
     with django_capture_on_commit_callbacks(execute=True):

@@ -6,11 +6,11 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from inspections.backtest import backtest
-from inspections.kpis import population_estimates
+from inspections.evaluation.selectors import population_estimates
 from inspections.models import RiskModel, RiskModelStatus, RiskScore
-from inspections.plans import plan_approve, plan_create
-from inspections.risk_models import risk_model_fit
+from inspections.planning.services import plan_approve, plan_create
+from inspections.scoring.backtest import backtest
+from inspections.scoring.services import risk_model_fit
 from regions.models import Role
 from regions.periods import Period
 
@@ -193,8 +193,8 @@ def _submit_all(plan):
 
 def test_the_simulator_expects_what_the_score_weighted_draw_would_find(history, adopted, orange_town):
     from enterprises.models import SupervisionPolicy
-    from inspections.pps import inclusion_probabilities
-    from inspections.simulator import policy_simulate
+    from inspections.evaluation.simulator import policy_simulate
+    from inspections.sampling import inclusion_probabilities
     from regions.models import ColourThresholds
 
     thresholds, policy = ColourThresholds.in_force(), SupervisionPolicy.in_force()

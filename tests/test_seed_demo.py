@@ -53,7 +53,7 @@ def seed(enterprises: int = SMALL, **options) -> str:
     numbers = itertools.count(1)
     fixed_seeds = types.SimpleNamespace(token_hex=lambda n: f"{next(numbers):0{2 * n}x}")
     out = StringIO()
-    with mock.patch("inspections.plans.secrets", fixed_seeds):
+    with mock.patch("inspections.planning.services.secrets", fixed_seeds):
         call_command("seed_demo", enterprises=enterprises, seed=options.pop("seed", 2026), as_of=AS_OF, stdout=out, **options)
     return out.getvalue()
 

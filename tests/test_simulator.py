@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from enterprises.models import Category, Enterprise, EnterpriseProduct, RiskClass, SupervisionPolicy
-from inspections.simulator import draft_of, policy_simulate
+from inspections.evaluation.simulator import draft_of, policy_simulate
 from products.models import Grade
 from regions.models import Colour, ColourThresholds, RegionSnapshot, Role
 

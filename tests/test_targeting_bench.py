@@ -18,7 +18,7 @@ from bench.targeting.simulation import (
     rule_policies,
     run,
 )
-from inspections.draw import Candidate, plan_draw
+from inspections.planning.draw import Candidate, plan_draw
 
 STRATEGIES = ("uniform", "risk_default", "risk_filled", "oracle")
 # Small and fast, with a strong signal: wide product and enterprise effects that persist.

@@ -26,7 +26,8 @@ from django.core.exceptions import ValidationError
 
 from enterprises.models import DRAW_RATIO_FIELDS, Category, RiskClass, SupervisionPolicy
 from enterprises.validators import uscc_check_character
-from inspections.draw import (
+from inspections.models import DrawArm, InspectionPlan
+from inspections.planning.draw import (
     DRAW_METHOD_PPS,
     SCORE_DECIMALS,
     Candidate,
@@ -37,10 +38,9 @@ from inspections.draw import (
     allocate,
     draw_key,
 )
-from inspections.models import DrawArm, InspectionPlan
-from inspections.pps import horvitz_thompson
-from inspections.pps import wilson as wilson_estimate
-from inspections.scoring import (
+from inspections.sampling import horvitz_thompson
+from inspections.sampling import wilson as wilson_estimate
+from inspections.scoring.model import (
     RATE_WINDOW,
     History,
     Window,

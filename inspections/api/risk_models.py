@@ -15,7 +15,7 @@ from rest_framework.viewsets import ReadOnlyModelViewSet
 from regions.api.defaults import api_jurisdiction
 
 from ..models import RiskModel
-from ..risk_models import risk_model_adopt
+from ..scoring.services import risk_model_adopt
 
 
 class RiskModelSerializer(serializers.ModelSerializer):

@@ -28,7 +28,7 @@ from ..models import (
     TaskKind,
     TaskStatus,
 )
-from ..selectors import tasks_within
+from ..planning.selectors import tasks_within
 from .serializers import (
     InspectionPlanDetailSerializer,
     InspectionPlanSerializer,

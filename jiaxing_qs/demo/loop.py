@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from enterprises.models import Enterprise, RiskClass, Status
-from inspections.checks import check_result_submit
+from inspections.fieldwork.services import check_result_submit
 from inspections.models import (
     CheckResult,
     Conclusion,
@@ -39,7 +39,7 @@ from inspections.models import (
     RectificationOrder,
     TaskStatus,
 )
-from inspections.plans import plan_approve, plan_create
+from inspections.planning.services import plan_approve, plan_create
 from inspections.tasks import dispatch_plan
 from jiaxing_qs.tasks import recolours_deferred
 from regions.models import Level, Region, Role, StaffProfile

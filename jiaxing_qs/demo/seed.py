@@ -27,7 +27,7 @@ from simple_history.utils import get_history_model_for_model
 from common.history import history_paused
 from enterprises.models import Enterprise, EnterpriseProduct, RiskClass, RiskEvent, Status, SupervisionPolicy
 from inspections.models import InspectionTask, RiskModel, RiskModelStatus, SpotCheckResult
-from inspections.risk_models import risk_model_adopt
+from inspections.scoring.services import risk_model_adopt
 from products.imports import CATALOGUE_CSV, CHECKLISTS_CSV, catalogue_import, industry_tags, read_csv
 from regions.imports import load_jiaxing
 from regions.models import Level, Region, RegionSnapshot, StaffProfile

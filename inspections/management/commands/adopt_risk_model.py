@@ -3,7 +3,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from inspections.models import RiskModel, RiskModelStatus
-from inspections.risk_models import risk_model_adopt
+
+from ...scoring.services import risk_model_adopt
 
 
 class Command(BaseCommand):

@@ -3,8 +3,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inspections.backtest import DEFAULT_BUDGET_SHARE, backtest
 from regions.models import Region
+
+from ...scoring.backtest import DEFAULT_BUDGET_SHARE, backtest
 
 LABELS = {"random": "random", "categories": "categories alone", "categories_score": "categories + risk score", "score": "risk score alone"}
 

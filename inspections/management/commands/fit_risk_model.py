@@ -3,7 +3,8 @@ import datetime as dt
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from inspections.risk_models import risk_model_fit, risk_model_fit_summary
+from ...scoring.selectors import risk_model_fit_summary
+from ...scoring.services import risk_model_fit
 
 
 class Command(BaseCommand):

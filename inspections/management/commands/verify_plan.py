@@ -3,7 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from inspections.models import InspectionPlan
-from inspections.plans import plan_verify
+
+from ...planning.selectors import plan_verify
 
 
 class Command(BaseCommand):

@@ -8,8 +8,11 @@ from django.db.models import Max, Model, Q
 from common.tabular import ExportField, export_xlsx
 from enterprises.imports import ENTERPRISE_EXPORT, PRODUCTS_MADE_EXPORT, RISK_EVENT_EXPORT
 from enterprises.models import Enterprise, EnterpriseProduct, RiskEvent
-from inspections.imports import CHECK_RESULT_EXPORT, ORDER_EXPORT, SPOT_CHECK_EXPORT, TASK_EXPORT
+from inspections.fieldwork.selectors import CHECK_RESULT_EXPORT
 from inspections.models import CheckResult, InspectionTask, RectificationOrder, SpotCheckResult
+from inspections.planning.selectors import TASK_EXPORT
+from inspections.rectification.selectors import ORDER_EXPORT
+from inspections.spotchecks.imports import SPOT_CHECK_EXPORT
 from regions.imports import REGION_SNAPSHOT_EXPORT
 from regions.models import RegionSnapshot
 from regions.periods import parse_period

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from common.tabular import PROGRESS_EVERY
 from enterprises.imports import enterprises_import, products_made_import, risk_events_import
-from inspections.imports import spot_checks_import
+from inspections.spotchecks.imports import spot_checks_import
 from products.imports import grade_overrides_import
 
 IMPORTERS = {

@@ -44,9 +44,9 @@ from simple_history.utils import bulk_create_with_history
 from common.signals import enterprise_outcome_recorded
 from enterprises.models import RiskEvent, RiskEventKind
 
-from .models import CheckResult, InspectionTask, Notification, OrderStatus, RectificationOrder, TaskAssignment, TaskStatus
-from .notifications import channel_for
-from .rectification import SECOND_REINSPECTION_MISSED, notifications_queue, supervisors_notify
+from ..models import CheckResult, InspectionTask, Notification, OrderStatus, RectificationOrder, TaskAssignment, TaskStatus
+from ..notifications import channel_for
+from .services import SECOND_REINSPECTION_MISSED, notifications_queue, supervisors_notify
 
 OVERDUE_PREFIX = "逾期 "
 # The change reasons of the history rows the job writes, one per rule.

@@ -16,10 +16,11 @@ from common.views import refusal_show
 from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES
 
+from ..models import FEATURE_LABELS, RiskModel, RiskModelStatus
 from .backtest import DEFAULT_BUDGET_SHARE, backtest
-from .models import FEATURE_LABELS, RiskModel, RiskModelStatus
-from .risk_models import may_adopt_risk_models, risk_model_adopt
-from .scoring import SCORE_METHOD_DESCRIPTION
+from .model import SCORE_METHOD_DESCRIPTION
+from .selectors import may_adopt_risk_models
+from .services import risk_model_adopt
 
 RANKING_LABELS = {
     "random": gettext_lazy("random"),

@@ -6,31 +6,14 @@ from collections import Counter, defaultdict
 
 from django.db.models import Count, Q, QuerySet
 
-from enterprises.models import INCIDENT_KINDS, RiskEvent, RiskEventKind
+from enterprises.models import INCIDENT_KINDS, EnterpriseProduct, RiskEvent, RiskEventKind
 from enterprises.selectors import enterprises_within
 
-from .models import InspectionTask, RectificationOrder, SpotCheckResult, TaskStatus
-
-
-def tasks_within(jurisdiction) -> QuerySet[InspectionTask]:
-    """The tasks of the enterprises in ``jurisdiction`` (None: everywhere)."""
-    return InspectionTask.objects.filter(enterprise__in=enterprises_within(jurisdiction))
-
-
-def officer_open_task(*, officer, enterprise_id: int) -> InspectionTask | None:
-    """The officer's earliest open (assigned) task at the enterprise, if any."""
-    if not officer.is_authenticated:
-        return None
-    tasks = InspectionTask.objects.filter(enterprise_id=enterprise_id, assignments__officer=officer, status=TaskStatus.ASSIGNED)
-    return tasks.order_by("due_date", "id").first()
+from ..models import SpotCheckResult
 
 
 def spot_checks_within(jurisdiction) -> QuerySet[SpotCheckResult]:
     return SpotCheckResult.objects.filter(enterprise__in=enterprises_within(jurisdiction))
-
-
-def orders_within(jurisdiction) -> QuerySet[RectificationOrder]:
-    return RectificationOrder.objects.filter(enterprise__in=enterprises_within(jurisdiction))
 
 
 def town_quality_counts(*, start: dt.date, end: dt.date) -> dict[int, Counter]:
@@ -62,3 +45,15 @@ def town_quality_counts(*, start: dt.date, end: dt.date) -> dict[int, Counter]:
     for row in events:
         counts[row["enterprise__town_id"]].update(rectifications_overdue=row["overdue"], incidents=row["incidents"])
     return counts
+
+
+def checked_products(enterprise_ids: list[int] | None = None) -> dict[int, int]:
+    """The product an enterprise is spot-checked for: its highest-grade product (then the lowest product code).
+    One query, for ``enterprise_ids`` or every enterprise."""
+    rows = EnterpriseProduct.objects.all() if enterprise_ids is None else EnterpriseProduct.objects.filter(enterprise_id__in=enterprise_ids)
+    best: dict[int, int] = {}
+    for enterprise_id, product_id in rows.order_by("enterprise_id", "-product__grade", "product__code").values_list(
+        "enterprise_id", "product_id"
+    ):
+        best.setdefault(enterprise_id, product_id)
+    return best

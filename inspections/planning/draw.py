@@ -48,13 +48,14 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from enterprises.models import Category, EnterpriseProduct, Status
+from enterprises.models import Category, Status
 from enterprises.selectors import enterprises_within
 from regions.models import Colour, Level, RegionSnapshot
 from regions.services import town_draw_colours
 
-from .models import DrawArm, InspectionPlan, RiskScore
-from .pps import inclusion_probabilities, logistic, pareto_ranking, uniform_from_key
+from ..models import DrawArm, InspectionPlan, RiskScore
+from ..sampling import inclusion_probabilities, logistic, pareto_ranking, uniform_from_key
+from ..spotchecks.selectors import checked_products
 
 DRAW_METHOD = "JQS-DRAW-1"
 DRAW_METHOD_PPS = "JQS-DRAW-2"
@@ -384,18 +385,6 @@ def _fill_leftover(plan: InspectionPlan, draw: Draw, rest: list[Candidate], firs
     for target in draw.targets:
         if target.arm == DrawArm.RISK:
             target.inclusion_probability = draw.probabilities[target.credit_code]
-
-
-def checked_products(enterprise_ids: list[int] | None = None) -> dict[int, int]:
-    """The product an enterprise is spot-checked for: its highest-grade product (then the lowest product code).
-    One query, for ``enterprise_ids`` or every enterprise."""
-    rows = EnterpriseProduct.objects.all() if enterprise_ids is None else EnterpriseProduct.objects.filter(enterprise_id__in=enterprise_ids)
-    best: dict[int, int] = {}
-    for enterprise_id, product_id in rows.order_by("enterprise_id", "-product__grade", "product__code").values_list(
-        "enterprise_id", "product_id"
-    ):
-        best.setdefault(enterprise_id, product_id)
-    return best
 
 
 def _attach_products(targets: list[DrawnTarget]) -> None:

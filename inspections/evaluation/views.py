@@ -19,16 +19,11 @@ from regions.models import SUPERVISORY_ROLES, ColourThresholds, Level
 from regions.periods import Period
 from regions.selectors import is_city_wide
 
-from . import kpis
+from ..models import OrderStatus
+from . import selectors as kpis
 from .forms import PeriodsForm, SimulatorForm
-from .models import OrderStatus
-from .simulator import (
-    DRAFT_POLICY_FIELDS,
-    THRESHOLD_FIELDS,
-    policy_simulate,
-    rule_changes,
-    rules_adopt,
-)
+from .services import rules_adopt
+from .simulator import DRAFT_POLICY_FIELDS, THRESHOLD_FIELDS, policy_simulate, rule_changes
 
 # --- Dashboard -----------------------------------------------------------------------------------------------
 

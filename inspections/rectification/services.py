@@ -39,8 +39,7 @@ from common.signals import enterprise_outcome_recorded
 from enterprises.models import RiskEvent, RiskEventKind
 from regions.models import Region, Role, StaffProfile
 
-from .assignment import OFFICERS_PER_TASK
-from .models import (
+from ..models import (
     CheckResult,
     Conclusion,
     DrawArm,
@@ -53,8 +52,9 @@ from .models import (
     TaskKind,
     TaskStatus,
 )
-from .notifications import channel_for
-from .plans import task_notifications
+from ..notifications import channel_for
+from ..planning.assignment import OFFICERS_PER_TASK
+from ..planning.services import task_notifications
 
 RECTIFY_DAYS = 60  # the enterprise rectifies within 60 days of the order
 REINSPECT_DAYS = 75  # the bureau re-inspects within 75 days of the order

@@ -22,10 +22,10 @@ from enterprises.services import enterprises_categorise, enterprises_classify
 from products.models import GradingPolicy
 from products.services import products_grade
 
-from .pps import Estimate, wilson
-from .risk_models import usable_windows
-from .scoring import YEAR, design_matrix, found_in_top, histories_as_of, labels_after, model_from_windows, probability
-from .services import products_failure_rates_refresh
+from ..sampling import Estimate, wilson
+from ..spotchecks.services import products_failure_rates_refresh
+from .model import YEAR, design_matrix, found_in_top, histories_as_of, labels_after, model_from_windows, probability
+from .selectors import usable_windows
 
 CATEGORY_RANK = {Category.TIGHTENED: 4, Category.ROUTINE: 3, Category.RESPONSIBILITY: 2, Category.CREDIT: 1}
 DEFAULT_BUDGET_SHARE = 0.15

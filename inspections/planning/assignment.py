@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from enterprises.models import Enterprise
 from regions.models import Region, Role, StaffProfile
 
+from ..models import InspectionPlan, OfficerConflict, TaskAssignment, TaskStatus
 from .draw import DrawnTarget, draw_key
-from .models import InspectionPlan, OfficerConflict, TaskAssignment, TaskStatus
 
 OFFICERS_PER_TASK = 2
 PREVIOUS_CYCLE_DAYS = 365

@@ -34,8 +34,8 @@ from django.db.models import Count, Max, Q
 from enterprises.models import Enterprise, EnterpriseProduct, RiskEvent, RiskEventKind, Status
 from enterprises.selectors import licence_problem_q
 
-from .draw import checked_products
-from .models import FEATURE_NAMES, SpotCheckResult
+from ..models import FEATURE_NAMES, SpotCheckResult
+from ..spotchecks.selectors import checked_products
 
 SCORE_METHOD = "JQS-SCORE-1"
 SCORE_METHOD_DESCRIPTION = __doc__

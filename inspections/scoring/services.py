@@ -10,30 +10,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enterprises.models import Enterprise, Status
-from regions.models import SUPERVISORY_ROLES
-from regions.selectors import is_city_wide, role_and_jurisdiction_of
 
-from .models import FEATURE_NAMES, RiskModel, RiskModelStatus, RiskScore
-from .scoring import (
+from ..models import FEATURE_NAMES, RiskModel, RiskModelStatus, RiskScore
+from .model import (
     SCORE_METHOD,
     YEAR,
-    Fit,
-    Window,
     design_matrix,
     histories_as_of,
     model_from_windows,
     probability,
-    window_at,
-    window_usable,
-    windows_before,
 )
+from .selectors import adopted_risk_model, may_adopt_risk_models, model_fit, risk_model_fit_summary, usable_windows
 
 SCORE_BATCH = 5000
-
-
-def usable_windows(as_of: dt.date) -> list[Window]:
-    """The training windows before ``as_of`` from the database, with enough checked enterprises, latest first."""
-    return [window for window in (window_at(cutoff) for cutoff in windows_before(as_of)) if window_usable(window)]
 
 
 @transaction.atomic
@@ -84,26 +73,6 @@ def risk_model_fit_monthly(*, as_of: dt.date) -> dict:
         latest = same_month.order_by("-as_of", "-id").first()
         return {"model": latest.pk, "message": f"risk model v{latest.pk} already fitted this month ({latest.get_status_display()})"}
     return risk_model_fit_summary(risk_model_fit(as_of=as_of))
-
-
-def risk_model_fit_summary(model: RiskModel) -> dict:
-    if model.status == RiskModelStatus.TOO_THIN:
-        return {"model": model.pk, "message": model.message}
-    return {
-        "model": model.pk,
-        "message": f"risk model v{model.pk} fitted on {model.training_rows} checked enterprise-years: "
-        f"AUC {model.auc:.3f}, lift at 20 % {model.lift_at_20:.2f} on the held-out year (adopt it to use it)",
-    }
-
-
-def adopted_risk_model() -> RiskModel | None:
-    return RiskModel.objects.filter(status=RiskModelStatus.ADOPTED).first()
-
-
-def may_adopt_risk_models(user) -> bool:
-    """A model is a city-wide rule: supervisors and administrators of the whole city (or province) adopt it."""
-    role, jurisdiction = role_and_jurisdiction_of(user)
-    return role in SUPERVISORY_ROLES and is_city_wide(jurisdiction)
 
 
 @transaction.atomic
@@ -162,7 +131,3 @@ def enterprises_score(*, as_of: dt.date, model: RiskModel | None = None) -> dict
         )
     RiskScore.objects.bulk_create(rows, batch_size=SCORE_BATCH)
     return {"scored": len(rows), "model": model.pk, "message": f"{len(rows)} enterprises scored with risk model v{model.pk}"}
-
-
-def model_fit(model: RiskModel) -> Fit:
-    return Fit(intercept=model.intercept, coefficients=model.coefficients, means=model.means, scales=model.scales)

@@ -26,20 +26,12 @@ from enterprises.selectors import enterprises_within
 from regions.models import RegionSnapshot
 from regions.periods import Period, month_end, period_parse, years_before
 
-from .draw import DRAW_METHOD_PPS
-from .models import (
-    Conclusion,
-    DrawArm,
-    InspectionPlan,
-    OrderStatus,
-    SpotCheckResult,
-    TaskAssignment,
-    TaskKind,
-    TaskStatus,
-)
-from .plans import plan_population_csv
-from .pps import Estimate, ht_total, share_estimate, wilson
-from .selectors import orders_within, spot_checks_within, tasks_within
+from ..models import Conclusion, DrawArm, InspectionPlan, OrderStatus, SpotCheckResult, TaskAssignment, TaskKind, TaskStatus
+from ..planning.draw import DRAW_METHOD_PPS
+from ..planning.selectors import plan_population_csv, tasks_within
+from ..rectification.selectors import orders_within
+from ..sampling import Estimate, ht_total, share_estimate, wilson
+from ..spotchecks.selectors import spot_checks_within
 
 # Reporting conventions of the statistics below, not bureau rules: they decide what is shown, never a decision.
 Z95 = 1.959964  # two-sided 95 % normal quantile

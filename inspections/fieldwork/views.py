@@ -19,10 +19,11 @@ from enterprises.code_views import code_public
 from enterprises.codes import code_by_token
 from regions.access import ALL_STAFF, role_required
 
-from .checks import MAX_PHOTOS, check_result_submit, officer_tasks
+from ..models import CheckResult, ItemOutcome, RectificationOrder, TaskKind, TaskStatus
+from ..planning.selectors import tasks_within
 from .forms import CheckForm
-from .models import CheckResult, ItemOutcome, RectificationOrder, TaskKind, TaskStatus
-from .selectors import officer_open_task, tasks_within
+from .selectors import officer_open_task, officer_tasks
+from .services import MAX_PHOTOS, check_result_submit
 
 
 @never_cache  # a revoked code must stop working at once

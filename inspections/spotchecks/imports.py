@@ -43,7 +43,7 @@ from enterprises.imports import (
 )
 from regions.models import Region
 
-from .models import ResultSource, SpotCheckLevel, SpotCheckResult
+from ..models import ResultSource, SpotCheckLevel, SpotCheckResult
 
 SPOT_CHECK_COLUMNS = (
     CREDIT_CODE,
@@ -88,53 +88,6 @@ SPOT_CHECK_EXPORT = (
     ExportField("source", "来源"),
     ExportField("created_at", "录入时间"),
     ExportField("is_demo", "演示数据", YES_NO),
-)
-TASK_EXPORT = (
-    ExportField("plan__name", "抽查计划"),
-    ExportField("enterprise__credit_code", "统一社会信用代码"),
-    ExportField("enterprise__name", "企业名称"),
-    ExportField("enterprise__town__parent__name", "所属县（市、区）"),
-    ExportField("enterprise__town__name", "所在镇街"),
-    ExportField("product__code", "产品代码"),
-    ExportField("product__name", "产品名称"),
-    ExportField("kind", "任务类型"),
-    ExportField("arm", "抽取方式"),
-    ExportField("stratum", "分层"),
-    ExportField("reason", "抽取原因"),
-    ExportField("due_date", "截止日期"),
-    ExportField("status", "任务状态"),
-    ExportField("created_at", "创建时间"),
-)
-CHECK_RESULT_EXPORT = (
-    ExportField("number", "结果编号"),
-    ExportField("task__enterprise__credit_code", "统一社会信用代码"),
-    ExportField("task__enterprise__name", "企业名称"),
-    ExportField("task__product__code", "产品代码"),
-    ExportField("task__product__name", "产品名称"),
-    ExportField("conclusion", "检查结论"),
-    ExportField("checked_on", "检查日期"),
-    ExportField("submitted_by__username", "检查人员"),
-    ExportField("co_inspector__username", "协查人员"),
-    ExportField("note", "备注"),
-    ExportField("submitted_at", "提交时间"),
-)
-ORDER_EXPORT = (
-    ExportField("number", "整改通知编号"),
-    ExportField("enterprise__credit_code", "统一社会信用代码"),
-    ExportField("enterprise__name", "企业名称"),
-    ExportField("product__code", "产品代码"),
-    ExportField("product__name", "产品名称"),
-    ExportField("status", "状态"),
-    ExportField("ordered_on", "责令整改日期"),
-    ExportField("rectify_by", "整改期限"),
-    ExportField("reinspect_by", "复查期限"),
-    ExportField("objection_by", "异议期限"),
-    ExportField("objection_filed_on", "提出异议日期"),
-    ExportField("announced_on", "报请公告日期"),
-    ExportField("second_reinspect_by", "再次复查期限"),
-    ExportField("escalated_on", "移送处理日期"),
-    ExportField("closed_on", "结案日期"),
-    ExportField("overdue_flagged_on", "逾期标记日期"),
 )
 
 

@@ -18,9 +18,9 @@ from django.views.decorators.http import require_safe
 from enterprises.models import Category
 from regions.models import Colour
 
+from ..models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
 from .draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, DRAW_METHOD_PPS, stratum_code_label
-from .models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
-from .plans import plan_population_csv
+from .selectors import plan_population_csv
 
 PUBLIC_STATUSES = (PlanStatus.APPROVED, PlanStatus.DISPATCHED, PlanStatus.CLOSED)
 CATEGORY_ORDER = [category.value for category in Category]

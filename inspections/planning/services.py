@@ -11,7 +11,6 @@ import datetime as dt
 import gzip
 import hashlib
 import secrets
-from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,31 +21,19 @@ from common.queue import queue_on_commit
 from enterprises.models import DRAW_RATIO_FIELDS, SupervisionPolicy
 from regions.models import Level, Region, RegionSnapshot
 
-from .assignment import Staffing, assign_officers
+from ..models import InspectionPlan, InspectionTask, Notification, PlanPopulation, PlanStatus, TaskAssignment, TaskKind, TaskStatus
+from ..notifications import channel_for, unsent
+from ..scoring.selectors import adopted_risk_model
 from .draw import (
     DRAW_METHOD,
     DRAW_METHOD_PPS,
     Candidate,
     Draw,
     draw_targets,
-    plan_draw,
     plan_population,
     population_csv,
-    population_from_csv,
 )
-from .models import (
-    DrawArm,
-    InspectionPlan,
-    InspectionTask,
-    Notification,
-    PlanPopulation,
-    PlanStatus,
-    TaskAssignment,
-    TaskKind,
-    TaskStatus,
-)
-from .notifications import channel_for, unsent
-from .risk_models import adopted_risk_model
+from .selectors import plan_preview
 
 
 @transaction.atomic
@@ -77,18 +64,6 @@ def plan_create(
     plan.full_clean()
     plan.save()
     return plan
-
-
-@dataclass
-class Preview:
-    draw: Draw
-    staffing: Staffing
-
-
-def plan_preview(plan: InspectionPlan, population: list[Candidate] | None = None) -> Preview:
-    """What approving would dispatch: the drawn targets, their officers and any task that cannot be staffed."""
-    draw = plan_draw(plan, population)
-    return Preview(draw=draw, staffing=assign_officers(plan, draw.targets))
 
 
 @transaction.atomic
@@ -157,31 +132,6 @@ def population_record(plan: InspectionPlan, population: list[Candidate], draw: D
     )
 
 
-def plan_population_csv(plan: InspectionPlan) -> bytes | None:
-    """The recorded population of a dispatched plan as published (None when the plan has none recorded)."""
-    record = PlanPopulation.objects.filter(plan=plan).only("csv_gzip").first()
-    return gzip.decompress(record.csv_gzip) if record else None
-
-
-def plan_verify(plan: InspectionPlan, population: bytes | None = None) -> list[str]:
-    """Re-run the plan's draw on its recorded population (or on ``population``, a published CSV) and compare it
-    with the plan's tasks: the differences, none when the draw checks out."""
-    data = plan_population_csv(plan) if population is None else population
-    if data is None:
-        return [_("No population was recorded for this plan (dispatched before populations were kept).")]
-    population = population_from_csv(data)
-    draw = draw_targets(plan, population)
-    expected = {(t.credit_code, t.arm, t.stratum, t.rank) for t in draw.targets}
-    actual = set(plan.tasks.filter(kind=TaskKind.SPOT_CHECK).values_list("enterprise__credit_code", "arm", "stratum", "draw_rank"))
-    differences = [_("drawn but without a task: %(target)s") % {"target": " ".join(map(str, t))} for t in sorted(expected - actual)]
-    differences += [
-        _("a task that the draw does not give: %(target)s") % {"target": " ".join(map(str, t))} for t in sorted(actual - expected)
-    ]
-    if plan.draw_method == DRAW_METHOD_PPS and population_csv(population, draw.probabilities) != data:
-        differences.append(_("the published inclusion probabilities are not the ones the draw gives"))
-    return differences
-
-
 def task_notifications(tasks) -> list[Notification]:
     """One dispatch notification per officer of each task, in the channel of the enterprise's bureau."""
     notifications = []
@@ -230,9 +180,3 @@ def plan_dispatch(*, plan_id: int) -> list[int]:
             plan.dispatched_at = timezone.now()
             plan.save(update_fields=["status", "dispatched_at"])
     return list(unsent(Notification.objects.filter(task__plan=plan)).values_list("id", flat=True))
-
-
-def plan_summary(plan: InspectionPlan) -> dict:
-    """Counts per arm and status, for the supervisor's plan page and the public page."""
-    counts = {arm: plan.tasks.filter(arm=arm).count() for arm in (DrawArm.RISK, DrawArm.CONTROL)}
-    return {"risk": counts[DrawArm.RISK], "control": counts[DrawArm.CONTROL], "unstaffed": len(plan.staffing_problems)}

@@ -25,14 +25,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from common.signals import pipeline_inputs_changed
 from enterprises.models import CATEGORY_CELLS, DRAW_RATIO_FIELDS, KEY_SUPERVISED, Category, EnterpriseProduct, Status, SupervisionPolicy
 from enterprises.selectors import enterprises_within
 from enterprises.services import category_expression
@@ -40,8 +37,8 @@ from regions.models import Colour, ColourThresholds, RegionSnapshot, code_prefix
 from regions.periods import years_before
 from regions.services import colour_for, risk_share_percent, town_draw_colours
 
-from .models import SCORE_FLOOR_SHARE_DEFAULT, SpotCheckResult
-from .pps import inclusion_probabilities
+from ..models import SCORE_FLOOR_SHARE_DEFAULT, SpotCheckResult
+from ..sampling import inclusion_probabilities
 
 SCORE_FLOOR_SHARE = float(SCORE_FLOOR_SHARE_DEFAULT) / 100  # JQS-DRAW-2's default floor, as a plan gets it
 
@@ -342,28 +339,3 @@ def policy_simulate(
 
 
 # --- Adoption ------------------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def rules_adopt(*, thresholds: ColourThresholds, policy: SupervisionPolicy, created_by, reason: str, as_of: dt.date | None = None) -> list:
-    """Adopt a simulated draft: a new version, in force from now, of each rule the draft changes, recording who
-    and why (rule versions are the audit trail); then the pipeline re-classes, re-colours and re-indexes under
-    them once this commits. Returns the versions created."""
-
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": _("Say why the rules change: the reason is kept with the new version.")})
-    created = []
-    for draft, names in ((thresholds, THRESHOLD_FIELDS), (policy, DRAFT_POLICY_FIELDS)):
-        current = type(draft).in_force()
-        if not rule_changes(current, draft, names):
-            continue
-        version = draft_of(current, {name: getattr(draft, name) for name in names})
-        version.created_by, version.reason, version.valid_from = created_by, reason, timezone.now()
-        version.full_clean()
-        version.save()
-        created.append(version)
-    if not created:
-        raise ValidationError(_("The draft is the same as the rules in force: there is nothing to adopt."))
-    pipeline_inputs_changed.send(sender=SupervisionPolicy, as_of=as_of)
-    return created

@@ -15,10 +15,11 @@ from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES, Level, Region
 from regions.selectors import within
 
+from ..models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
 from .assignment import officers_named
 from .draw import DRAW_METHOD_DESCRIPTION, stratum_label
-from .models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
-from .plans import plan_approve, plan_create, plan_preview
+from .selectors import plan_preview
+from .services import plan_approve, plan_create
 
 
 class PlanForm(forms.ModelForm):

@@ -10,7 +10,7 @@ from enterprises.models import RiskEvent, RiskEventKind
 from products.models import GradingPolicy, Product
 from regions.periods import years_before
 
-from .models import SpotCheckResult
+from ..models import SpotCheckResult
 
 RISK_EVENT_PREFIX = "抽查 "
 

@@ -33,8 +33,7 @@ from common.signals import enterprise_outcome_recorded
 from enterprises.models import RiskEvent, RiskEventKind
 from regions.models import Level
 
-from . import rectification
-from .models import (
+from ..models import (
     CheckItemResult,
     CheckPhoto,
     CheckResult,
@@ -48,7 +47,7 @@ from .models import (
     TaskKind,
     TaskStatus,
 )
-from .selectors import tasks_within
+from ..rectification import services as rectification
 
 MAX_PHOTOS = 9
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -407,11 +406,3 @@ def check_result_submit(
 
 
 # --- Reads for the inspector's pages -------------------------------------------------------------------------
-
-
-def officer_tasks(*, user, jurisdiction, submitted: bool = False) -> "models.QuerySet[InspectionTask]":
-    """An officer's open tasks by due date (so the overdue come first), or their submitted ones, newest first."""
-    tasks = tasks_within(jurisdiction).filter(assignments__officer=user).select_related("enterprise__town__parent", "product")
-    if submitted:
-        return tasks.filter(status=TaskStatus.SUBMITTED).select_related("result").order_by("-result__submitted_at", "-id")
-    return tasks.filter(status=TaskStatus.ASSIGNED).order_by("due_date", "id")
