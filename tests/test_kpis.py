@@ -76,9 +76,11 @@ def test_a_period_is_a_year_a_month_or_a_range_of_them():
             period_parse(wrong)
 
 
-def test_the_default_periods_are_the_last_full_year_and_the_year_before():
+def test_the_default_periods_are_this_year_so_far_against_the_same_months_a_year_earlier():
     a, b = kpis.default_periods(day("2026-11-26"))
-    assert (a.label, b.label) == ("2024", "2025")
+    assert (a.label, b.label) == ("2025-01..2025-11", "2026-01..2026-11")
+    a, b = kpis.default_periods(day("2027-01-04"))  # in January the comparison is one month against one month
+    assert (a.label, b.label) == ("2026-01", "2027-01")
 
 
 def test_change_is_b_minus_a_over_a_in_percent_with_two_decimals():

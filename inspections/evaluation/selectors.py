@@ -78,9 +78,13 @@ DEFINITIONS = {
 
 
 def default_periods(today: dt.date | None = None) -> tuple[Period, Period]:
-    """A = the year before the last full calendar year, B = the last full calendar year."""
-    year = (today or timezone.localdate()).year
-    return period_parse(str(year - 2)), period_parse(str(year - 1))
+    """B = this year so far (January to the current month), A = the same months a year earlier (同比): the
+    dashboard opens on the work in hand, not on years a new bureau has no records for."""
+    today = today or timezone.localdate()
+    return (
+        period_parse(f"{today.year - 1}-01..{today.year - 1}-{today.month:02d}"),
+        period_parse(f"{today.year}-01..{today.year}-{today.month:02d}"),
+    )
 
 
 def change_percent(a, b) -> Decimal | None:
