@@ -1,5 +1,7 @@
 """Quality-code (一码) pages: the public profile a scan opens, and the staff's QR downloads, card and revocation."""
 
+from collections.abc import Callable, Collection
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
@@ -23,14 +25,16 @@ def _bureau() -> dict:
 
 
 @never_cache  # a revoked code must stop working at once, not when a cache expires
-def code_public(request, token):
+def code_public(request, token, *, withheld_checks: Callable[[int], Collection[int]] = lambda enterprise_id: ()):
     """The public profile a scan opens (an inspector with an open task there gets its check form instead:
-    inspections.views.code_scan, which the route points to)."""
+    inspections.fieldwork.views.code_scan, which the route points to and which says, through
+    ``withheld_checks(enterprise_id)``, which checks' outcomes are not yet public)."""
     code = code_by_token(token)
     if code is None:
         response = render(request, "enterprises/code_public.html", {"invalid": True, **_bureau()}, status=404)
     else:
-        response = render(request, "enterprises/code_public.html", {"profile": public_profile(code.enterprise), **_bureau()})
+        profile = public_profile(code.enterprise, withheld_check_ids=withheld_checks(code.enterprise_id))
+        response = render(request, "enterprises/code_public.html", {"profile": profile, **_bureau()})
     response["X-Robots-Tag"] = "noindex"  # tokens must not end up in search engines
     return response
 

@@ -7,7 +7,7 @@ history rows in bulk too.
 """
 
 import io
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import segno
 from django.conf import settings
@@ -105,12 +105,21 @@ def code_by_token(token: str) -> QualityCode | None:
     return _active().filter(token=token).select_related("enterprise").first()
 
 
-def public_profile(enterprise: Enterprise) -> dict:
+def public_profile(enterprise: Enterprise, *, withheld_check_ids: Collection[int] = ()) -> dict:
     """What the public may see of an enterprise (一码 page): name, credit code, products, category, recent checks.
 
     Built from named columns only, so nothing confidential (address, people, notes, photos, risk reasons)
-    can reach the page by accident.
+    can reach the page by accident. The outcome of a check in ``withheld_check_ids`` is not shown (its
+    ``conforming`` is None and ``pending`` true): the caller decides which, e.g. the results whose objection
+    window is still open (inspections.rectification.selectors.spot_checks_awaiting_objection_window).
     """
+    checks = list(
+        enterprise.spot_checks.order_by("-checked_on", "-id").values("id", "checked_on", "conforming", "product__name")[:PUBLIC_CHECKS]
+    )
+    for check in checks:
+        check["pending"] = check.pop("id") in withheld_check_ids
+        if check["pending"]:
+            check["conforming"] = None
     return {
         "name": enterprise.name,
         "credit_code": enterprise.credit_code,
@@ -124,9 +133,7 @@ def public_profile(enterprise: Enterprise) -> dict:
             for category, colour in CODE_COLOURS.items()
         ],
         "products": list(enterprise.made.order_by("product__name").values_list("product__name", flat=True).distinct()),
-        "checks": list(
-            enterprise.spot_checks.order_by("-checked_on", "-id").values("checked_on", "conforming", "product__name")[:PUBLIC_CHECKS]
-        ),
+        "checks": checks,
     }
 
 

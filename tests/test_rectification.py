@@ -6,7 +6,9 @@ import uuid
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
+from enterprises.codes import code_for
 from enterprises.models import RiskEvent, RiskEventKind
 from inspections.models import (
     CheckResult,
@@ -25,7 +27,7 @@ from inspections.rectification.services import objection_record, order_open, ord
 from regions.models import Role
 
 from .clock import SHANGHAI, TEST_TODAY
-from .factories import EnterpriseFactory, ProductFactory, StaffProfileFactory, UserFactory
+from .factories import EnterpriseFactory, ProductFactory, SpotCheckResultFactory, StaffProfileFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -283,3 +285,41 @@ def test_a_result_of_a_superseded_reinspection_is_refused(announced, english):
 def test_a_spot_check_result_is_not_a_reinspection(failed_check, english):
     with pytest.raises(ValidationError, match="not a re-inspection"):
         reinspection_recorded(result=failed_check, on=DAY0)
+
+
+# --- The public quality-code page during the objection window --------------------------------------------------
+
+
+@pytest.fixture
+def published_failure(order, failed_check):
+    """The failed check as the spot-check record holds it (what a submitted field check leaves)."""
+    record = SpotCheckResultFactory(enterprise=order.enterprise, product=order.product, checked_on=DAY0, conforming=False)
+    failed_check.spot_check = record
+    failed_check.save(update_fields=["spot_check"])
+    return record
+
+
+def public_page(client, enterprise) -> str:
+    return client.get(reverse("inspections:quality-code", args=[code_for(enterprise=enterprise).token])).content.decode()
+
+
+def test_the_public_page_withholds_the_outcome_until_the_objection_window_closes(client, order, published_failure):
+    assert order.objection_by == day(15)
+    for on in (DAY0, day(15)):  # the window includes its last day
+        with time_machine.travel(dt.datetime.combine(on, dt.time(12), tzinfo=SHANGHAI)):
+            text = public_page(client, order.enterprise)
+        assert "结果待确认（异议期内）" in text and "不合格" not in text
+    with time_machine.travel(dt.datetime.combine(day(16), dt.time(12), tzinfo=SHANGHAI)):
+        text = public_page(client, order.enterprise)
+    assert "不合格" in text and "结果待确认" not in text
+
+
+def test_staff_see_the_outcome_during_the_objection_window(client, order, published_failure, supervisor):
+    client.force_login(supervisor)
+    page = client.get(reverse("enterprises:detail", args=[order.enterprise.pk]))
+    assert page.status_code == 200 and "不合格" in page.content.decode()
+
+
+def test_an_imported_result_without_an_order_is_public_at_once(client, enterprise):
+    SpotCheckResultFactory(enterprise=enterprise, checked_on=DAY0, conforming=False)
+    assert "不合格" in public_page(client, enterprise)

@@ -21,6 +21,7 @@ from regions.access import ALL_STAFF, role_required
 
 from ..models import CheckResult, ItemOutcome, RectificationOrder, TaskKind, TaskStatus
 from ..planning.selectors import tasks_within
+from ..rectification.selectors import spot_checks_awaiting_objection_window
 from .forms import CheckForm
 from .selectors import officer_open_task, officer_tasks
 from .services import MAX_PHOTOS, check_result_submit
@@ -34,7 +35,8 @@ def code_scan(request, token):
     task = code and officer_open_task(officer=request.user, enterprise_id=code.enterprise_id)
     if task:
         return redirect("inspections:check-form", task.pk)
-    return code_public(request, token)
+    today = timezone.localdate()
+    return code_public(request, token, withheld_checks=lambda enterprise_id: spot_checks_awaiting_objection_window(enterprise_id, today))
 
 
 def _state(task, today) -> tuple[str, str]:

@@ -1,9 +1,11 @@
+import datetime as dt
+
 from django.db.models import QuerySet
 
 from common.tabular import ExportField
 from enterprises.selectors import enterprises_within
 
-from ..models import RectificationOrder
+from ..models import RectificationOrder, SpotCheckResult
 
 
 def orders_within(jurisdiction) -> QuerySet[RectificationOrder]:
@@ -28,3 +30,14 @@ ORDER_EXPORT = (
     ExportField("closed_on", "结案日期"),
     ExportField("overdue_flagged_on", "逾期标记日期"),
 )
+
+
+def spot_checks_awaiting_objection_window(enterprise_id: int, today: dt.date) -> set[int]:
+    """The enterprise's spot-check results whose outcome is not yet public: the non-conforming field checks whose
+    order's 15-day objection window (``objection_by``, inclusive) is still open. Staff pages show them in full;
+    the public quality-code page says "结果待确认（异议期内）" instead of the outcome."""
+    return set(
+        SpotCheckResult.objects.filter(enterprise_id=enterprise_id, check_result__order__objection_by__gte=today).values_list(
+            "id", flat=True
+        )
+    )
