@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from regions.access import ALL_STAFF, role_required
 from regions.models import SUPERVISORY_ROLES
 
-from .codes import code_by_token, code_for, code_revoke, code_url, public_profile, qr_dark, qr_png, qr_svg
+from .codes import code_by_token, code_for, code_revoke, code_url, public_base_url_missing, public_profile, qr_dark, qr_png, qr_svg
 from .selectors import enterprises_within
 
 CODE_REVOKERS = SUPERVISORY_ROLES
@@ -73,6 +73,7 @@ def code_card(request, pk):
         "qr": mark_safe(qr_svg(code, inline=True)),  # segno's own markup; it embeds no user text
         "url": code_url(code),
         "colour": qr_dark(enterprise),
+        "base_url_missing": public_base_url_missing(),
         **_bureau(),
     }
     return render(request, "enterprises/code_card.html", context)

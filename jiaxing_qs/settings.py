@@ -285,4 +285,5 @@ SIMPLE_HISTORY_ENABLED = HistorySwitch()  # off only inside common.history.histo
 BUREAU_NAME = envstr("BUREAU_NAME", "嘉兴市市场监督管理局")
 BUREAU_PHONE = envstr("BUREAU_PHONE", "12315")  # contact shown on the public quality-code page
 # Printed quality codes (一码) encode absolute URLs: set this to the address the public reaches the app at.
-PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Unset, codes encode this machine's demo address and the card page and `manage.py check` say so loudly.
+PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL", "")

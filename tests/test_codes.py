@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
+from enterprises.checks import public_base_url_check
 from enterprises.codes import code_for, code_issue, code_revoke, code_url, codes_issue_missing
 from enterprises.models import Category, Enterprise, QualityCode, RiskReason
 from inspections.models import DrawArm, InspectionTask, TaskAssignment, TaskStatus
@@ -201,6 +202,25 @@ def test_qr_encodes_the_public_url(enterprise, settings):
     settings.PUBLIC_BASE_URL = "https://zlaq.example.gov.cn/"
     code = code_for(enterprise=enterprise)
     assert code_url(code) == f"https://zlaq.example.gov.cn/q/{code.token}/"
+
+
+@pytest.mark.django_db
+def test_without_a_public_address_codes_point_here_and_everyone_is_told(client, enterprise, inspector, settings):
+    settings.PUBLIC_BASE_URL = ""
+    code = code_for(enterprise=enterprise)
+    assert code_url(code) == f"http://127.0.0.1:8000/q/{code.token}/"
+    assert [message.id for message in public_base_url_check()] == ["enterprises.W001"]
+    client.force_login(inspector)
+    page = client.get(f"/enterprises/{enterprise.pk}/code/card/").content.decode()
+    assert "请勿打印" in page and "PUBLIC_BASE_URL" in page
+
+
+@pytest.mark.django_db
+def test_with_a_public_address_the_card_has_no_warning(client, enterprise, inspector, settings):
+    settings.PUBLIC_BASE_URL = "https://zlaq.example.gov.cn"
+    assert public_base_url_check() == []
+    client.force_login(inspector)
+    assert "请勿打印" not in client.get(f"/enterprises/{enterprise.pk}/code/card/").content.decode()
 
 
 # --- Staff pages: card and revocation, limited to the jurisdiction -------------------------------------------

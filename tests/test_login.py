@@ -162,6 +162,7 @@ def test_check_deploy_passes_with_debug_off(tmp_path):
         "SECRET_KEY": "k" * 10 + "-a-long-random-production-secret-key-0123456789-xyz",
         "JQS_VAR_DIR": str(tmp_path),
         "ALLOWED_HOSTS": "zlaq.example.gov.cn",
+        "PUBLIC_BASE_URL": "https://zlaq.example.gov.cn",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -1,0 +1,20 @@
+"""System checks of the enterprises app (``manage.py check``, also run when a server starts)."""
+
+from django.core import checks
+from django.utils.translation import gettext as _
+
+from .codes import DEMO_BASE_URL, public_base_url_missing
+
+
+@checks.register(checks.Tags.compatibility)
+def public_base_url_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Quality-code cards encode PUBLIC_BASE_URL: unset, every printed code points at this machine."""
+    if not public_base_url_missing():
+        return []
+    return [
+        checks.Warning(
+            _("PUBLIC_BASE_URL is not set: quality codes encode %(demo)s, which the public cannot reach.") % {"demo": DEMO_BASE_URL},
+            hint=_("Set PUBLIC_BASE_URL to the address the public reaches this site at before printing quality-code cards."),
+            id="enterprises.W001",
+        )
+    ]
