@@ -51,12 +51,23 @@ def test_supervisor_creates_previews_and_approves_a_plan(client, supervisor, cou
     preview = client.get(f"/plans/{plan.pk}/").content.decode()
     assert plan.seed in preview
     assert "officer1" in preview or "officer2" in preview or "officer3" in preview
+    assert 'name="confirm"' in preview
     with django_capture_on_commit_callbacks(execute=True):  # the dispatch is queued on commit
-        client.post(f"/plans/{plan.pk}/approve/")
+        client.post(f"/plans/{plan.pk}/approve/", {"confirm": "dispatch"})
     plan.refresh_from_db()
     assert plan.status == PlanStatus.DISPATCHED
     assert InspectionTask.objects.filter(plan=plan).count() == 5
     assert client.get(f"/plans/{plan.pk}/").status_code == 200
+
+
+def test_approval_without_the_confirmation_dispatches_nothing_and_says_why(client, supervisor, county_with_inspectors):
+    client.force_login(supervisor)
+    client.post("/plans/new/", plan_form(county_with_inspectors))
+    plan = InspectionPlan.objects.get()
+    page = client.post(f"/plans/{plan.pk}/approve/", follow=True)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.DRAFT and not InspectionTask.objects.exists()
+    assert "未派发任何任务" in page.content.decode()
 
 
 def test_a_plan_ending_before_it_starts_is_refused_beside_the_field(client, supervisor, county_with_inspectors):

@@ -21,6 +21,8 @@ from .draw import DRAW_METHOD_DESCRIPTION, stratum_label
 from .selectors import plan_preview
 from .services import plan_approve, plan_create
 
+APPROVAL_CONFIRMATION = "dispatch"  # the value of the approval form's confirmation box
+
 
 class PlanForm(forms.ModelForm):
     class Meta:
@@ -123,6 +125,9 @@ def plan_detail(request, pk):
 @role_required(*SUPERVISORY_ROLES)
 def plan_approve_view(request, pk):
     plan = get_object_or_404(plans_for(request), pk=pk)
+    if request.POST.get("confirm") != APPROVAL_CONFIRMATION:  # dispatching notifies officers: it cannot be undone
+        messages.error(request, _("Nothing was dispatched: tick the confirmation beside the button to approve the plan."))
+        return redirect("inspections:plan-detail", pk=plan.pk)
     try:
         plan_approve(plan=plan, approved_by=request.user)
     except ValidationError as error:
