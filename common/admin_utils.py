@@ -61,6 +61,20 @@ class RuleVersionAdmin(admin.ModelAdmin):
         ]
         return "; ".join(changes) or _("no value changed")
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            return form
+
+        class NewVersionForm(form):
+            def _post_clean(self):
+                super()._post_clean()  # builds the unsaved version and runs the model's own checks
+                problem = self.instance.unchanged_problem()
+                if problem is not None:
+                    self.add_error(None, problem)
+
+        return NewVersionForm
+
     def get_changeform_initial_data(self, request):
         current = self.model.in_force()
         return {**model_to_dict(current, fields=self.rule_fields), **super().get_changeform_initial_data(request)}

@@ -8,9 +8,12 @@ the rules in force then, and so the history shows what each value was changed fr
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+RULE_META = ("id", "valid_from", "created_at", "created_by", "reason")  # who, when and why, not the rule itself
 
 
 class RuleVersion(models.Model):
@@ -48,6 +51,23 @@ class RuleVersion(models.Model):
         """The version in force on a business date: at the end of that day (the pipeline's ``as_of``), so a
         version adopted during the day applies to the whole of it."""
         return cls.in_force(timezone.make_aware(dt.datetime.combine(day, dt.time.max)))
+
+    def rule_values(self) -> dict:
+        """The rule's own values, without who, when and why: what two versions are compared on."""
+        return {f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields if f.name not in RULE_META}
+
+    def unchanged_problem(self) -> ValidationError | None:
+        """A new version must change something: one identical to the version it would replace would only
+        recompute everything under the same rules (and clutter the history). The refusal, or None. (Not part of
+        ``clean``: an unchanged draft is a fine thing to simulate.)"""
+        replaced = type(self).objects.filter(valid_from__lte=self.valid_from or timezone.now()).order_by("-valid_from", "-id").first()
+        if replaced is None or replaced.pk == self.pk or replaced.rule_values() != self.rule_values():
+            return None
+        return ValidationError(
+            _("These values are those of the version in force since %(day)s: nothing would change. Change at least one value.")
+            % {"day": timezone.localtime(replaced.valid_from).date().isoformat()},
+            code="unchanged",
+        )
 
     def previous(self):
         """The version this one replaced (the 'from what' of the change)."""

@@ -85,3 +85,47 @@ def test_previous_gives_the_version_a_change_was_made_from(history):
 
 def test_a_new_version_leaves_the_old_one_in_place(history):
     assert list(ColourThresholds.objects.order_by("valid_from").values_list("red_from", flat=True)) == [20, 20, 25, 30]  # defaults first
+
+
+# --- A new version must change something ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", [GradingPolicy, SupervisionPolicy, ColourThresholds, IndexWeights])
+def test_a_version_identical_to_the_one_it_would_replace_is_refused(rule):
+    current = rule.in_force()
+    copy = rule(**current.rule_values(), reason="the same again")
+    problem = copy.unchanged_problem()
+    assert problem is not None and "nothing would change" in problem.messages[0]
+
+
+def test_a_version_changing_one_value_is_accepted(history):
+    changed = ColourThresholds(**history[1].rule_values() | {"red_from": Decimal("26")}, valid_from=at(2026, 1, 1), reason="x")
+    assert changed.unchanged_problem() is None
+
+
+def test_the_comparison_is_with_the_version_in_force_when_the_new_one_starts(history):
+    """Identical to the 2025 version but starting in 2027, it would replace the announced one: a change."""
+    like_2025 = ColourThresholds(**history[1].rule_values(), valid_from=at(2027, 6, 1), reason="back to 25")
+    assert like_2025.unchanged_problem() is None
+    assert ColourThresholds(**history[1].rule_values(), valid_from=at(2026, 1, 1), reason="again").unchanged_problem() is not None
+
+
+def test_the_admin_refuses_an_unchanged_version_and_keeps_the_form(client, django_user_model):
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-12345678")
+    client.force_login(admin_user)
+    before = ColourThresholds.objects.count()
+    current = ColourThresholds.in_force()
+    data = {name: current.rule_values()[name] for name in ("yellow_from", "orange_from", "red_from", "min_enterprises")}
+    now = timezone.localtime()
+    page = client.post(
+        "/admin/regions/colourthresholds/add/",
+        data | {"valid_from_0": now.date().isoformat(), "valid_from_1": now.strftime("%H:%M:%S"), "reason": "no change"},
+    )
+    assert page.status_code == 200 and "nothing would change" in page.content.decode()
+    assert ColourThresholds.objects.count() == before
+    data["red_from"] = "21"
+    page = client.post(
+        "/admin/regions/colourthresholds/add/",
+        data | {"valid_from_0": now.date().isoformat(), "valid_from_1": now.strftime("%H:%M:%S"), "reason": "more red towns"},
+    )
+    assert page.status_code == 302 and ColourThresholds.objects.count() == before + 1

@@ -9,7 +9,7 @@ from common.signals import pipeline_inputs_changed
 from enterprises.models import SupervisionPolicy
 from regions.models import ColourThresholds
 
-from .simulator import DRAFT_POLICY_FIELDS, THRESHOLD_FIELDS, draft_of, rule_changes
+from .simulator import DRAFT_POLICY_FIELDS, THRESHOLD_FIELDS, draft_of
 
 
 @transaction.atomic
@@ -23,11 +23,10 @@ def rules_adopt(*, thresholds: ColourThresholds, policy: SupervisionPolicy, crea
         raise ValidationError({"reason": _("Say why the rules change: the reason is kept with the new version.")})
     created = []
     for draft, names in ((thresholds, THRESHOLD_FIELDS), (policy, DRAFT_POLICY_FIELDS)):
-        current = type(draft).in_force()
-        if not rule_changes(current, draft, names):
-            continue
-        version = draft_of(current, {name: getattr(draft, name) for name in names})
+        version = draft_of(type(draft).in_force(), {name: getattr(draft, name) for name in names})
         version.created_by, version.reason, version.valid_from = created_by, reason, timezone.now()
+        if version.unchanged_problem() is not None:
+            continue  # this rule is not changed by the draft
         version.full_clean()
         version.save()
         created.append(version)

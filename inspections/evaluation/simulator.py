@@ -44,15 +44,13 @@ SCORE_FLOOR_SHARE = float(SCORE_FLOOR_SHARE_DEFAULT) / 100  # JQS-DRAW-2's defau
 
 THRESHOLD_FIELDS = ("yellow_from", "orange_from", "red_from", "min_enterprises")
 DRAFT_POLICY_FIELDS = (*DRAW_RATIO_FIELDS, *CATEGORY_CELLS)  # what a draft of the supervision policy may change
-RULE_META = ("id", "valid_from", "created_at", "created_by", "reason")
 COLOUR_ORDER = ("", Colour.GREEN, Colour.ORANGE, Colour.RED, Colour.YELLOW)  # the draw's stratum order
 
 
 def draft_of(current, values: dict):
     """An unsaved copy of the rule version in force with ``values`` changed (the fields the form leaves out,
     such as the risk window or the visits a year, stay as they are)."""
-    kept = {f.attname: getattr(current, f.attname) for f in current._meta.concrete_fields if f.name not in RULE_META}
-    return type(current)(**(kept | values))
+    return type(current)(**(current.rule_values() | values))
 
 
 def rule_changes(current, draft, names) -> list[tuple[str, object, object]]:
