@@ -146,13 +146,16 @@ class ColourReport:
     period: str
     regions: int = 0
     changed: list[tuple[str, str, str]] = field(default_factory=list)  # (region name, old colour, new colour)
+    first_coloured: int = 0  # regions that had no colour before (a new database, a new division)
 
     def as_dict(self) -> dict:
+        first = f", {self.first_coloured} for the first time" if self.first_coloured else ""
         return {
             "period": self.period,
             "regions": self.regions,
             "changed": len(self.changed),
-            "message": f"{len(self.changed)} regions changed colour ({self.regions} coloured for {self.period})",
+            "first_coloured": self.first_coloured,
+            "message": f"{len(self.changed)} regions changed colour ({self.regions} coloured for {self.period}{first})",
             "changes": [f"{name}: {old} → {new}" for name, old, new in self.changed],
         }
 
@@ -176,7 +179,9 @@ def region_snapshots_update(*, period, town_counts: dict[int, Counter], threshol
         key_supervised = counts.pop("key_supervised", 0)
         colour = colour_for(risk, enterprises, thresholds)
         old = previous.get(region.id)
-        if old is not None and old != colour:
+        if old is None:
+            report.first_coloured += 1
+        elif old != colour:
             report.changed.append((region.name, old, colour))
         snapshots.append(
             RegionSnapshot(

@@ -101,6 +101,17 @@ def test_region_snapshots_use_the_thresholds_in_force(region_tree):
     assert RegionSnapshot.objects.get(region=region_tree.town_a1, period=period).colour == Colour.ORANGE
 
 
+def test_the_first_colouring_is_reported_as_such_not_as_no_change(region_tree):
+    period = period_of(dt.date(2026, 5, 31))
+    town_counts = {region_tree.town_a1.id: Counter(enterprises=10, risk=2)}
+    first = region_snapshots_update(period=period, town_counts=town_counts).as_dict()
+    regions = RegionSnapshot.objects.filter(period=period).count()
+    assert (first["changed"], first["first_coloured"]) == (0, regions)
+    assert f"{regions} for the first time" in first["message"]
+    again = region_snapshots_update(period=period, town_counts=town_counts).as_dict()
+    assert (again["changed"], again["first_coloured"]) == (0, 0) and "first time" not in again["message"]
+
+
 @pytest.mark.parametrize(
     ("yellow", "orange", "red", "wrong"),
     [
