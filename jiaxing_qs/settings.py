@@ -95,8 +95,10 @@ if _ENGINE not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"
 if _ENGINE == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # A busy timeout lets the eager Celery tasks and the dev server share the file without "database is locked".
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # Writers queue instead of failing: every transaction takes the write lock as it begins (BEGIN IMMEDIATE), so
+    # none reads first and then has to upgrade its lock, which SQLite refuses at once whatever the timeout
+    # ("database is locked" when two inspectors submit together). The timeout (seconds) bounds the wait.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (sessions, encoded map responses) ------------------------------------------------
