@@ -4,7 +4,8 @@ PostgreSQL: the threads connect to the test database. SQLite: the suite's test d
 shared cache, whose table locks fail at once whatever the busy timeout (SQLITE_LOCKED), unlike the file a server
 shares between its workers; the threads therefore work on a copy of the test database in a file, opened with the
 settings' OPTIONS (transaction mode, timeout) as a server opens it. Use it in a ``transaction=True`` test, after
-the records the threads need are committed; read the outcome with ``read`` (the copy, on SQLite).
+the records the threads need are committed; read the outcome with ``read`` (the copy, on SQLite); another
+process reaches the same database at ``url``.
 """
 
 import sqlite3
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import DEFAULT_DB_ALIAS, connections
+
+from .services import shared_database_url
 
 
 @dataclass
@@ -34,6 +37,11 @@ class SharedDatabase:
             target.close()
             self._wrapper = type(main)
             self._settings = {**main.settings_dict, "NAME": str(self.file)}
+
+    @property
+    def url(self) -> str:
+        """DATABASE_URL for another process (a second app server) to share the database."""
+        return f"sqlite:///{self.file}" if self.file is not None else shared_database_url()
 
     def _connect_this_thread(self) -> None:
         if self.file is not None:
