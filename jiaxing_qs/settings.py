@@ -203,8 +203,9 @@ MEDIA_ROOT = VAR_DIR / "media"
 # --- Maps -----------------------------------------------------------------------------------
 # Base tiles are optional (offline intranets): empty means county outlines on a plain background.
 MAP_TILE_URL = envstr("MAP_TILE_URL")
-# A repeated map request of one session is answered from the worker's memory for this long (0: off); a change
-# made in another process (logout, new colours) shows within it. regions/map_cache.py says why.
+# A repeated map request of one session is answered from the worker's memory for this long (0: off), once the
+# session is found still logged in; another change made in another process (a role, new colours) shows within
+# it. regions/map_cache.py says why.
 MAP_MICROCACHE_SECONDS = envint("MAP_MICROCACHE_SECONDS", 5)
 MAP_TILE_ATTRIBUTION = envstr("MAP_TILE_ATTRIBUTION")
 LEAFLET_CONFIG = {
