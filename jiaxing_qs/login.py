@@ -7,23 +7,28 @@ higher because a bureau's staff often share one address (NAT) and one person's t
 out; it stops one machine from trying many usernames. Not cleared by a success, or a guesser holding any
 account could reset it between guesses.
 
-The counts live in the Django cache (CACHE_URL: Redis shares them between app servers; the default per-process
-memory counts per process). The check sits in the form, before any authentication backend runs, so it holds
-whatever backends are configured. The refusal reads the same whether the username exists or not, and
+The counts live in the database (``jiaxing_qs.models.LoginFailures``), so every worker process and app server
+counts the same attempts and honours the same lock, with or without a shared cache; rows whose window and
+lock are over are deleted as new failures come in. The check sits in the form, before any authentication
+backend runs, so it holds whatever backends are configured. The refusal reads the same whether the username exists or not, and
 failures are counted for unknown usernames too, so a lockout tells nothing about which accounts exist.
 """
 
+import datetime as dt
 import hashlib
 import logging
 import math
-import time
 
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
 from django.utils.translation import ngettext
+
+from .models import LoginFailures
 
 logger = logging.getLogger(__name__)
 
@@ -40,38 +45,55 @@ def client_address(request) -> str:
 
 
 def _keys(username: str, address: str) -> list[tuple[str, int]]:
-    """The counters an attempt touches, with their limits. Usernames are hashed: any text fits a cache key."""
+    """The counters an attempt touches, with their limits. Usernames are hashed (no list of tried names is kept),
+    and so is an address too long for the key."""
     user = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return [(f"login:user:{user}", settings.LOGIN_FAILURE_LIMIT), (f"login:ip:{address}", settings.LOGIN_IP_FAILURE_LIMIT)]
+    if len(address) > 64:
+        address = hashlib.sha256(address.encode()).hexdigest()[:32]
+    return [(f"user:{user}", settings.LOGIN_FAILURE_LIMIT), (f"ip:{address}", settings.LOGIN_IP_FAILURE_LIMIT)]
 
 
 def locked_for(username: str, address: str) -> int:
     """Seconds until the username and the address may try again (0: not locked)."""
-    now = time.time()
-    until = max((cache.get(f"{key}:locked", 0) for key, _limit in _keys(username, address)), default=0)
-    return max(0, math.ceil(until - now))
+    now = timezone.now()
+    keys = [key for key, _limit in _keys(username, address)]
+    until = LoginFailures.objects.filter(key__in=keys, locked_until__gt=now).aggregate(until=Max("locked_until"))["until"]
+    return 0 if until is None else max(0, math.ceil((until - now).total_seconds()))
+
+
+def _counter_locked(key: str, now) -> LoginFailures:
+    """The counter's row, locked until the transaction ends (created empty when missing; a racing creator wins)."""
+    row = LoginFailures.objects.select_for_update().filter(key=key).first()
+    if row is None:
+        try:
+            with transaction.atomic():
+                row = LoginFailures.objects.create(key=key, window_ends=now)
+        except IntegrityError:
+            row = LoginFailures.objects.select_for_update().get(key=key)
+    return row
 
 
 def failure_record(username: str, address: str) -> None:
     """Count a failed attempt; a counter reaching its limit locks its username or address."""
-    window = settings.LOGIN_FAILURE_WINDOW_MINUTES * 60
-    lockout = settings.LOGIN_LOCKOUT_MINUTES * 60
+    now = timezone.now()
+    window = dt.timedelta(minutes=settings.LOGIN_FAILURE_WINDOW_MINUTES)
+    lockout = dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+    LoginFailures.objects.filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now), window_ends__lte=now).delete()
     for key, limit in _keys(username, address):
-        cache.add(key, 0, timeout=window)  # the window starts at the first failure
-        try:
-            failures = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=window)
-            failures = 1
-        if failures >= limit:
-            cache.set(f"{key}:locked", time.time() + lockout, timeout=lockout)
-            cache.delete(key)
-            logger.warning("Login locked for %d minutes after %d failures: %s", settings.LOGIN_LOCKOUT_MINUTES, failures, key)
+        with transaction.atomic():
+            row = _counter_locked(key, now)
+            if row.window_ends <= now:  # the window starts at the first failure
+                row.failures, row.window_ends = 0, now + window
+            row.failures += 1
+            if row.failures >= limit:
+                logger.warning("Login locked for %d minutes after %d failures: %s", settings.LOGIN_LOCKOUT_MINUTES, row.failures, key)
+                row.failures, row.window_ends, row.locked_until = 0, now, now + lockout
+            row.save()
 
 
 def success_record(username: str) -> None:
     user_key, _limit = _keys(username, "")[0]
-    cache.delete(user_key)
+    LoginFailures.objects.filter(key=user_key).exclude(locked_until__gt=timezone.now()).delete()
 
 
 def lockout_error(seconds: int) -> ValidationError:

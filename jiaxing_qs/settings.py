@@ -95,8 +95,10 @@ if _ENGINE not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"
 if _ENGINE == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # A busy timeout lets the eager Celery tasks and the dev server share the file without "database is locked".
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # Writers queue instead of failing: every transaction takes the write lock as it begins (BEGIN IMMEDIATE), so
+    # none reads first and then has to upgrade its lock, which SQLite refuses at once whatever the timeout
+    # ("database is locked" when two inspectors submit together). The timeout (seconds) bounds the wait.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (sessions, encoded map responses) ------------------------------------------------
@@ -201,8 +203,9 @@ MEDIA_ROOT = VAR_DIR / "media"
 # --- Maps -----------------------------------------------------------------------------------
 # Base tiles are optional (offline intranets): empty means county outlines on a plain background.
 MAP_TILE_URL = envstr("MAP_TILE_URL")
-# A repeated map request of one session is answered from the worker's memory for this long (0: off); a change
-# made in another process (logout, new colours) shows within it. regions/map_cache.py says why.
+# A repeated map request of one session is answered from the worker's memory for this long (0: off), once the
+# session is found still logged in; another change made in another process (a role, new colours) shows within
+# it. regions/map_cache.py says why.
 MAP_MICROCACHE_SECONDS = envint("MAP_MICROCACHE_SECONDS", 5)
 MAP_TILE_ATTRIBUTION = envstr("MAP_TILE_ATTRIBUTION")
 LEAFLET_CONFIG = {

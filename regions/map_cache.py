@@ -7,18 +7,22 @@ the full URL, the encoding and the language asked for. Only responses the view m
 200 that sets no cookie) are kept, so the first request of every session — and every request after an
 entry expires — goes through sessions, authentication and the jurisdiction rules as usual.
 
-What a hit can miss is bounded by ``MAP_MICROCACHE_SECONDS`` (default 5 s; 0 turns the cache off):
-a logout, a role or jurisdiction change or a new colouring made in *another* process shows within that
-time. In this process they show at once: the signals below empty the cache.
+A logout shows at once, in whichever process it happened: before answering from memory the session is read
+from the session store every process shares (one query by primary key, or a read of the shared cache with
+CACHE_URL) and must still be live and hold the user and credentials it held when the entry was kept.
+What a hit can miss is bounded by ``MAP_MICROCACHE_SECONDS`` (default 5 s; 0 turns the cache off): a role
+or jurisdiction change or a new colouring made in *another* process shows within that time. In this process
+they show at once: the signals below empty the cache.
 """
 
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from importlib import import_module
 
 from django.conf import settings
-from django.contrib.auth import user_logged_out
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse, HttpResponseNotModified
 from django.urls import reverse
@@ -34,6 +38,7 @@ class CachedResponse:
     content: bytes
     headers: tuple[tuple[str, str], ...]
     etag: str | None
+    login: tuple = ()  # the session's user and credentials hash when the response was made (session_login)
 
 
 class MapMicroCache:
@@ -56,9 +61,9 @@ class MapMicroCache:
             self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: tuple, response: HttpResponse, seconds: float) -> None:
+    def put(self, key: tuple, response: HttpResponse, seconds: float, login: tuple = ()) -> None:
         headers = tuple((name, value) for name, value in response.items() if name.lower() != "set-cookie")
-        entry = CachedResponse(clock() + seconds, response.content, headers, response.get("ETag"))
+        entry = CachedResponse(clock() + seconds, response.content, headers, response.get("ETag"), login)
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
@@ -82,6 +87,10 @@ class MapMicroCache:
             self._memo[memo_key] = (clock() + seconds, value)
         return value
 
+    def discard(self, key: tuple) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
     def clear(self, **_signal_kwargs) -> None:
         with self._lock:
             self._entries.clear()
@@ -92,6 +101,11 @@ class MapMicroCache:
 
 
 map_microcache = MapMicroCache()
+
+
+def session_login(session_data) -> tuple:
+    """Who a session is logged in as: (user id, credentials hash); empty values once it was logged out."""
+    return (session_data.get(SESSION_KEY), session_data.get(HASH_SESSION_KEY))
 
 
 class MapMicroCacheMiddleware:
@@ -113,10 +127,14 @@ class MapMicroCacheMiddleware:
         key = (session_key, request.get_full_path(), gzip_ok, language)
         entry = map_microcache.get(key)
         if entry is not None:
-            return self._answer(request, entry)
+            if session_login(import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()) == entry.login:
+                return self._answer(request, entry)
+            map_microcache.discard(key)  # logged out (here or in another process): the full path refuses it
         response = self.get_response(request)
         if response.status_code == 200 and getattr(response, "microcacheable", False) and not response.cookies:
-            map_microcache.put(key, response, seconds)
+            login = session_login(getattr(request, "session", {}))
+            if login[0] is not None:
+                map_microcache.put(key, response, seconds, login)
         return response
 
     @staticmethod

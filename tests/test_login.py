@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.test import Client
 
 from jiaxing_qs.login import client_address
+from jiaxing_qs.models import LoginFailures
 
+from .concurrency import SharedDatabase
 from .factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -21,16 +24,13 @@ PASSWORD = "correct horse battery staple"
 SITE, ADMIN = "/accounts/login/", "/admin/login/"
 LOCKED = "Too many failed login attempts. Try again in 15 minutes."
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def clean_counters(settings):
-    """The counters live in the cache: start and leave every test with none (other tests log in too)."""
+def english_and_fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LANGUAGE_CODE = "en"
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -119,6 +119,48 @@ def test_a_wrong_username_and_a_wrong_password_read_the_same(client, staff_user)
     assert errors(attempt(client, SITE, "nobody.here", "wrong")) == errors(attempt(client, SITE, "zhang.wei", "wrong")) == [LOCKED]
 
 
+def test_a_worker_that_never_saw_the_failures_still_counts_them(client, staff_user):
+    """Each gunicorn worker has its own memory (the default cache): emptying it between attempts changes nothing."""
+    for _ in range(4):
+        attempt(client, SITE, "zhang.wei", "wrong")
+        cache.clear()
+    assert errors(attempt(client, SITE, "zhang.wei", "wrong")) == [LOCKED]
+    cache.clear()
+    assert errors(attempt(client, SITE, "zhang.wei", PASSWORD)) == [LOCKED]
+    assert LoginFailures.objects.filter(key__startswith="user:", locked_until__isnull=False).count() == 1
+
+
+SECOND_SERVER = """
+import django
+django.setup()
+from django.test import Client
+client = Client()
+for _ in range(2):
+    response = client.post("/accounts/login/", {"username": "zhang.wei", "password": "wrong"}, REMOTE_ADDR="10.0.0.2")
+    print(response.status_code)
+"""
+
+
+@pytest.mark.real_clock  # the second server runs on the machine's clock
+@pytest.mark.django_db(transaction=True)
+def test_failures_on_two_app_servers_add_up_to_one_lock(staff_user, tmp_path):
+    """Three failures here, two on another process: the account is locked here, even with the right password."""
+    database = SharedDatabase(tmp_path)
+    database.read(lambda: [attempt(Client(), SITE, "zhang.wei", "wrong") for _ in range(3)])
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database.url,
+        "JQS_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "jiaxing_qs.settings",
+    }
+    second = subprocess.run([sys.executable, "-c", SECOND_SERVER], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == ["200", "200"]
+
+    response = database.read(lambda: attempt(Client(), SITE, "zhang.wei", PASSWORD))
+    assert response.status_code == 200 and errors(response) == [LOCKED]
+
+
 def test_the_login_page_shows_the_lockout(client, staff_user):
     for _ in range(5):
         attempt(client, SITE, "zhang.wei", "wrong")
@@ -149,9 +191,6 @@ def test_session_and_csrf_cookies_are_http_only_and_sessions_last_a_working_day(
     assert page.cookies["csrftoken"]["httponly"]
     response = attempt(client, SITE, "zhang.wei", PASSWORD)
     assert response.cookies["sessionid"]["httponly"]
-
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_check_deploy_passes_with_debug_off(tmp_path):

@@ -3,8 +3,9 @@
 A phone on a weak network retries, and people tap twice. Every submission therefore carries a key the
 form generated (``submission_key``, unique in the database): the same key returns the stored result, and
 so does any other key once the task has its result — a task never gets a second one. Two requests racing
-each other are serialised by a row lock on the task (PostgreSQL), and where that cannot help (SQLite, or
-a first request still committing) the unique constraints decide and the loser reads the winner's result.
+each other are serialised by a row lock on the task (PostgreSQL) or by SQLite's one writer at a time (its
+transactions begin immediate, jiaxing_qs/settings.py), and where that cannot help (a first request still
+committing) the unique constraints decide and the loser reads the winner's result.
 
 Rule on the conclusion: the result is non-conforming exactly when a check point is non-conforming. An
 officer may conclude otherwise (a point fixed on the spot; a defect no check point names) only by giving
