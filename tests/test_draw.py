@@ -10,16 +10,18 @@ import datetime as dt
 import hashlib
 import hmac
 import random
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from math import floor
 
 import pytest
+from django.utils import translation
 
 from enterprises.models import Category, Status
 from inspections.models import DrawArm
-from inspections.planning.draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, allocate, plan_draw, plan_population
+from inspections.planning.draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, allocate, draw_method_description, plan_draw, plan_population
 from inspections.planning.services import plan_create
 from regions.models import Colour, ColourThresholds, Region, RegionSnapshot
 
@@ -164,6 +166,24 @@ def test_the_method_is_published_with_the_plan():
     assert DRAW_METHOD == "JQS-DRAW-1"
     for phrase in ('HMAC-SHA256(seed, "control:" + credit code)', 'HMAC-SHA256(seed, "risk:" + credit code)', "largest remainder"):
         assert phrase in " ".join(DRAW_METHOD_DESCRIPTION.split())
+
+
+def test_the_chinese_method_names_the_same_keys_parameters_and_references_as_the_english():
+    """The two texts are one method: every formula, key salt, parameter and reference appears in both."""
+    english, chinese = " ".join(DRAW_METHOD_DESCRIPTION.split()), draw_method_description("zh-hans")
+    shared = re.compile(
+        r'"[a-z]+:"|HMAC-SHA256|JQS-DRAW-[12]|control_share|score_floor_share|Rosén 1997|2²⁵⁶|verify_plan'
+        r"|π = λ \+ \(1 − λ\)·μ|Q = \[u/\(1−u\)\] ÷ \[λ/\(1−λ\)\]|μ ∝ λ|n ÷ N|inspections\.sampling|[0-9]+(?:–[0-9]+)?′?\."
+    )
+    assert sorted(set(shared.findall(english))) == sorted(set(shared.findall(chinese)))
+    assert draw_method_description("en") == DRAW_METHOD_DESCRIPTION
+
+
+def test_the_method_is_shown_in_the_readers_language():
+    with translation.override("zh-hans"):
+        assert draw_method_description().startswith("计划的抽取对象")
+    with translation.override("en"):
+        assert draw_method_description() == DRAW_METHOD_DESCRIPTION
 
 
 @pytest.mark.parametrize(("budget", "control_share"), [(25, "10"), (40, "10"), (200, "10"), (60, "0"), (15, "20")])

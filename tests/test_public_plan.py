@@ -74,9 +74,9 @@ def page(client, plan) -> str:
 def test_anyone_sees_the_seed_the_method_and_every_drawn_enterprise(client, dispatched):
     html = page(client, dispatched)  # no login
     assert dispatched.seed in html and dispatched.draw_method in html
-    assert "HMAC-SHA256(seed, &quot;control:&quot; + credit code)" in html  # the published method, readable
-    assert "<p>Published method JQS-DRAW-1, which anyone can re-run" in html
-    assert "<ol><li>Population: the active, classified enterprises" in html and "``" not in html
+    assert "HMAC-SHA256(种子, &quot;control:&quot; + 统一社会信用代码)" in html  # the published method, in the page's language
+    assert "<p>公开方法 JQS-DRAW-1，任何人都可以根据计划的种子和企业名单重新运行：" in html
+    assert "<ol><li>总体：计划范围内在营且已分类的企业" in html and "``" not in html
     tasks = list(dispatched.tasks.select_related("enterprise__town"))
     assert len(tasks) == 5
     for task in tasks:

@@ -24,7 +24,7 @@ step 4 and what follows:
 4′. Population as in 1, each enterprise also with its risk score under the plan's model (6 decimals; an
    enterprise without a score gets the model's average-enterprise score). Within a stratum of N enterprises
    and quota n, inclusion probabilities λ are proportional to the score, floored at score_floor_share % of
-   the stratum's rate n ÷ N ("no enterprise is immune") and capped at 1 (``inspections.pps``). The
+   the stratum's rate n ÷ N ("no enterprise is immune") and capped at 1 (``inspections.sampling``). The
    enterprise's uniform number is u = (HMAC-SHA256(seed, "risk:" + credit code) + ½) ÷ 2²⁵⁶, its Pareto
    ranking variable Q = [u/(1−u)] ÷ [λ/(1−λ)] (Rosén 1997); the n smallest Q are drawn (ties by credit code).
 5′. The risk budget the strata leave unspent goes to the enterprises not yet drawn, by the same method over
@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from math import floor
+from pathlib import Path
 
 from django.conf import settings
 from django.utils import translation
@@ -61,6 +62,17 @@ DRAW_METHOD = "JQS-DRAW-1"
 DRAW_METHOD_PPS = "JQS-DRAW-2"
 SCORE_DECIMALS = 6
 DRAW_METHOD_DESCRIPTION = __doc__
+# The same method in Chinese, kept beside this docstring: a change to one is a change to the other
+# (tests/test_draw.py checks that both name the same keys, parameters and references).
+DRAW_METHOD_DESCRIPTION_ZH = Path(__file__).with_name("draw_method.zh-hans.txt")
+
+
+def draw_method_description(language: str | None = None) -> str:
+    """The published method in the reader's language (the page's, by default)."""
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    if language.lower().startswith("zh"):
+        return DRAW_METHOD_DESCRIPTION_ZH.read_text(encoding="utf-8")
+    return DRAW_METHOD_DESCRIPTION
 
 
 def draw_key(seed: str, salt: str, value: str) -> str:

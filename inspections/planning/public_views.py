@@ -19,7 +19,7 @@ from enterprises.models import Category
 from regions.models import Colour
 
 from ..models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
-from .draw import DRAW_METHOD, DRAW_METHOD_DESCRIPTION, DRAW_METHOD_PPS, stratum_code_label
+from .draw import DRAW_METHOD, DRAW_METHOD_PPS, draw_method_description, stratum_code_label
 from .selectors import plan_population_csv
 
 PUBLIC_STATUSES = (PlanStatus.APPROVED, PlanStatus.DISPATCHED, PlanStatus.CLOSED)
@@ -114,7 +114,7 @@ def public_plan(request, pk: int):
         "plan": plan,
         "rows": rows,
         "counts": counts,
-        "method_blocks": method_blocks(DRAW_METHOD_DESCRIPTION) if plan.draw_method in (DRAW_METHOD, DRAW_METHOD_PPS) else [],
+        "method_blocks": method_blocks(draw_method_description()) if plan.draw_method in (DRAW_METHOD, DRAW_METHOD_PPS) else [],
         "ratios": [(Category(c).label, plan.ratio(c)) for c in CATEGORY_ORDER],
         "multipliers": [(colour.label, plan.multiplier(colour.value)) for colour in Colour if colour != Colour.TOO_FEW],
         "population": PlanPopulation.objects.filter(plan=plan).only("sha256", "enterprise_count", "recorded_at").first(),

@@ -17,7 +17,7 @@ from regions.selectors import within
 
 from ..models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
 from .assignment import officers_named
-from .draw import DRAW_METHOD_DESCRIPTION, stratum_label
+from .draw import draw_method_description, stratum_label
 from .selectors import plan_preview
 from .services import plan_approve, plan_create
 
@@ -92,7 +92,7 @@ def plan_new(request):
 @role_required(*SUPERVISORY_ROLES)
 def plan_detail(request, pk):
     plan = get_object_or_404(plans_for(request).select_related("scope", "created_by", "approved_by"), pk=pk)
-    context = {"plan": plan, "method": DRAW_METHOD_DESCRIPTION}
+    context = {"plan": plan, "method": draw_method_description()}
     if plan.status == PlanStatus.DRAFT:
         preview = plan_preview(plan)
         rows = [
