@@ -110,7 +110,8 @@ def test_the_comparison_is_with_the_version_in_force_when_the_new_one_starts(his
     assert ColourThresholds(**history[1].rule_values(), valid_from=at(2026, 1, 1), reason="again").unchanged_problem() is not None
 
 
-def test_the_admin_refuses_an_unchanged_version_and_keeps_the_form(client, django_user_model):
+def test_the_admin_refuses_an_unchanged_version_and_keeps_the_form(client_en, django_user_model):
+    client = client_en
     admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-12345678")
     client.force_login(admin_user)
     before = ColourThresholds.objects.count()
