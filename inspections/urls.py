@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import dashboard_views, plan_views, public_views, risk_views, views
+from . import dashboard_views, dingtalk_views, plan_views, public_views, risk_views, views
 
 app_name = "inspections"
 
 urlpatterns = [
     path("q/<str:token>/", views.code_scan, name="quality-code"),
+    path("dingtalk/login/", dingtalk_views.dingtalk_login, name="dingtalk-login"),
     path("tasks/", views.my_tasks, name="my-tasks"),
     path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
     path("tasks/<int:pk>/check/", views.check_form, name="check-form"),
