@@ -4,12 +4,12 @@ spot checks that the pipeline hands to the regions app."""
 import datetime as dt
 from collections import Counter, defaultdict
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from enterprises.models import INCIDENT_KINDS, RiskEvent, RiskEventKind
 from enterprises.selectors import enterprises_within
 
-from .models import InspectionTask, RectificationOrder, SpotCheckResult, TaskStatus
+from .models import InspectionTask, Notification, NotificationStatus, RectificationOrder, SpotCheckResult, TaskStatus
 
 
 def tasks_within(jurisdiction) -> QuerySet[InspectionTask]:
@@ -62,3 +62,25 @@ def town_quality_counts(*, start: dt.date, end: dt.date) -> dict[int, Counter]:
     for row in events:
         counts[row["enterprise__town_id"]].update(rectifications_overdue=row["overdue"], incidents=row["incidents"])
     return counts
+
+
+# The order a plan's notifications are listed in: what needs the supervisor's eye first.
+NOTIFICATION_ORDER = {
+    NotificationStatus.FAILED: 0,
+    NotificationStatus.SENDING: 1,
+    NotificationStatus.PENDING: 2,
+    NotificationStatus.SENT: 3,
+}
+
+
+def plan_notifications(plan, *, limit: int = 100) -> tuple[list[Notification], dict[str, int]]:
+    """A plan's notifications, failed first then being sent, waiting and sent (newest first within each), at most
+    ``limit``; and how many there are in each status."""
+    counts = dict(Notification.objects.filter(task__plan=plan).values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    order = Case(*(When(status=status, then=Value(rank)) for status, rank in NOTIFICATION_ORDER.items()), output_field=IntegerField())
+    rows = (
+        Notification.objects.filter(task__plan=plan)
+        .select_related("recipient", "task__enterprise")
+        .order_by(order, "-created_at", "-id")[:limit]
+    )
+    return list(rows), counts
