@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils.translation import gettext as _
 
-from .codes import DEMO_BASE_URL, public_base_url_missing
+from common.site import DEMO_BASE_URL, public_base_url_missing
 
 
 def _public_base_url_warnings() -> list[checks.CheckMessage]:

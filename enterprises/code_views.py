@@ -11,10 +11,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from common.site import public_base_url_missing
 from regions.access import ALL_STAFF, role_required
 from regions.models import SUPERVISORY_ROLES
 
-from .codes import code_by_token, code_for, code_revoke, code_url, public_base_url_missing, public_profile, qr_dark, qr_png, qr_svg
+from .codes import code_by_token, code_for, code_revoke, code_url, public_profile, qr_dark, qr_png, qr_svg
 from .selectors import enterprises_within
 
 CODE_REVOKERS = SUPERVISORY_ROLES

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history
 
 from common.palette import PALETTE
+from common.site import public_base_url
 
 from .models import CODE_COLOURS, Enterprise, QualityCode
 
@@ -140,18 +141,9 @@ def public_profile(enterprise: Enterprise, *, withheld_check_ids: Collection[int
 # --- The QR -----------------------------------------------------------------------------------------------
 
 
-DEMO_BASE_URL = "http://127.0.0.1:8000"  # what a code encodes while PUBLIC_BASE_URL is unset: usable on this machine only
-
-
-def public_base_url_missing() -> bool:
-    """True while PUBLIC_BASE_URL is unset: a printed code would then point at this machine, not at the bureau."""
-    return not settings.PUBLIC_BASE_URL.strip()
-
-
 def code_url(code: QualityCode) -> str:
     """The absolute URL the QR encodes: the public address (PUBLIC_BASE_URL) plus /q/<token>/."""
-    base = DEMO_BASE_URL if public_base_url_missing() else settings.PUBLIC_BASE_URL.strip()
-    return base.rstrip("/") + reverse("inspections:quality-code", args=[code.token])
+    return public_base_url() + reverse("inspections:quality-code", args=[code.token])
 
 
 def qr_dark(enterprise: Enterprise) -> str:

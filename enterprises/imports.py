@@ -150,7 +150,7 @@ RISK_EVENT_EXPORT = (
 )
 
 
-# --- Shared checks (also used by inspections.imports) --------------------------------------------------------
+# --- Shared checks (also used by inspections.spotchecks.imports) --------------------------------------------------------
 
 
 def credit_code_of(rows: ImportRows, row: int, cells: dict[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ from .models import (
     SpotCheckResult,
     TaskAssignment,
 )
+from .notification_forms import NotificationSettingForm
 from .planning.selectors import TASK_EXPORT
 from .rectification.selectors import ORDER_EXPORT
 from .spotchecks.imports import SPOT_CHECK_EXPORT, spot_checks_import
@@ -147,9 +148,23 @@ class RectificationOrderAdmin(JurisdictionScopedAdmin, ExportMixin, AuditedAdmin
 
 @admin.register(NotificationSetting)
 class NotificationSettingAdmin(JurisdictionScopedAdmin, AuditedAdmin):
+    """The secrets are write-only: the form never shows them back (notification_forms.NotificationSettingForm)."""
+
+    form = NotificationSettingForm
     jurisdiction_path = "bureau"
     list_display = ("bureau", "channel", "enabled")
     autocomplete_fields = ("bureau",)
+    fieldsets = (
+        (None, {"fields": ("bureau", "channel", "enabled")}),
+        (_("DingTalk group robot"), {"fields": ("webhook_url", "secret", "secret_clear")}),
+        (
+            _("DingTalk work notifications and 免登 (internal app)"),
+            {
+                "fields": ("corp_id", "agent_id", "app_key", "app_secret", "app_secret_clear"),
+                "description": _("See docs/dingtalk.md for the set-up."),
+            },
+        ),
+    )
 
 
 @admin.register(Notification)
@@ -171,4 +186,5 @@ class NotificationAdmin(JurisdictionScopedAdmin, admin.ModelAdmin):
         "attempts",
         "last_error",
         "sent_at",
+        "remote_id",
     )

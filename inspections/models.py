@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -150,7 +151,7 @@ class InspectionPlan(DrawRatios, models.Model):
 
 class PlanPopulation(models.Model):
     """The population a plan's draw was run on, recorded at dispatch: each enterprise's credit code, category and
-    colour (gzip-compressed CSV, ``inspections.draw.population_csv``). Categories and colours change every
+    colour (gzip-compressed CSV, ``inspections.planning.draw.population_csv``). Categories and colours change every
     night; with this record the draw can be re-run, by anyone, to the same list at any later time."""
 
     plan = models.OneToOneField(InspectionPlan, on_delete=models.CASCADE, related_name="population", verbose_name=_("plan"))
@@ -367,22 +368,33 @@ class RectificationOrder(models.Model):
 
 class Channel(models.TextChoices):
     DINGTALK = "dingtalk", _("DingTalk group robot")
+    DINGTALK_APP = "dingtalk_app", _("DingTalk work notification (internal app)")
     EMAIL = "email", _("e-mail")
     LOG = "log", _("log (development)")
 
 
 class NotificationSetting(models.Model):
-    """How a bureau (a jurisdiction) notifies its officers."""
+    """How a bureau (a jurisdiction) notifies its officers: a DingTalk group robot (webhook + signing secret), or
+    work notifications (工作通知) to each officer from the bureau's DingTalk internal app (app key + secret, agent id;
+    its corp id also serves DingTalk's 免登 on the task pages), e-mail, or the log. docs/dingtalk.md: the set-up."""
 
     bureau = models.OneToOneField(
         Region, verbose_name=_("bureau (jurisdiction)"), on_delete=models.CASCADE, related_name="notification_setting"
     )
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.LOG)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.LOG)
     webhook_url = models.URLField(_("DingTalk webhook URL"), max_length=500, blank=True)
     secret = models.CharField(_("DingTalk signing secret"), max_length=200, blank=True)
+    corp_id = models.CharField(
+        _("DingTalk corp id"), max_length=64, blank=True, help_text=_("The organisation's CorpId (DingTalk developer console).")
+    )
+    agent_id = models.PositiveBigIntegerField(
+        _("DingTalk agent id"), null=True, blank=True, help_text=_("The AgentId of the internal app that sends the work notifications.")
+    )
+    app_key = models.CharField(_("DingTalk app key"), max_length=64, blank=True)
+    app_secret = models.CharField(_("DingTalk app secret"), max_length=200, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
-    # The signing secret, and the webhook URL that carries the robot's access token, are not copied into history.
-    history = audit_history(excluded_fields=["secret", "webhook_url"])
+    # The secrets, and the webhook URL that carries the robot's access token, are not copied into history.
+    history = audit_history(excluded_fields=["secret", "webhook_url", "app_secret"])
 
     class Meta:
         verbose_name = _("notification setting")
@@ -390,6 +402,38 @@ class NotificationSetting(models.Model):
 
     def __str__(self):
         return f"{self.bureau.name}: {self.get_channel_display()}"
+
+    @property
+    def has_dingtalk_app(self) -> bool:
+        return bool(self.corp_id and self.agent_id and self.app_key and self.app_secret)
+
+    def clean(self):
+        if self.channel == Channel.DINGTALK and not self.webhook_url:
+            raise ValidationError({"webhook_url": _("A DingTalk group robot needs its webhook URL.")})
+        if self.channel == Channel.DINGTALK_APP:
+            missing = {
+                name: _("Work notifications need the internal app's %(field)s.") % {"field": self._meta.get_field(name).verbose_name}
+                for name in ("corp_id", "agent_id", "app_key", "app_secret")
+                if not getattr(self, name)
+            }
+            if missing:
+                raise ValidationError(missing)
+
+
+class DingTalkAccessToken(models.Model):
+    """An internal app's access token, kept in the database so every web and Celery worker shares it (DingTalk
+    asks callers to cache it per app and not to call gettoken often). inspections.dingtalk reads and refreshes it."""
+
+    app_key = models.CharField(_("DingTalk app key"), max_length=64, unique=True)
+    access_token = models.CharField(_("access token"), max_length=200)
+    expires_at = models.DateTimeField(_("expires at"))
+
+    class Meta:
+        verbose_name = _("DingTalk access token")
+        verbose_name_plural = _("DingTalk access tokens")
+
+    def __str__(self):
+        return f"{self.app_key} → {self.expires_at:%Y-%m-%d %H:%M}"  # never the token itself
 
 
 class NotificationStatus(models.TextChoices):
@@ -402,7 +446,7 @@ class NotificationStatus(models.TextChoices):
 class Notification(models.Model):
     task = models.ForeignKey(InspectionTask, on_delete=models.CASCADE, related_name="notifications", null=True, blank=True)
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     purpose = models.CharField(_("purpose"), max_length=20, default="dispatch")
     dedupe_key = models.CharField(_("once-only key"), max_length=120, unique=True)
     title = models.CharField(_("title"), max_length=200)
@@ -413,6 +457,8 @@ class Notification(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     claimed_at = models.DateTimeField(_("sending since"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # DingTalk's task_id for a work notification (asyncsend_v2 answers with it): the delivery check asks by it.
+    remote_id = models.CharField(_("DingTalk task id"), max_length=40, blank=True)
 
     class Meta:
         verbose_name = _("notification")

@@ -1,7 +1,10 @@
-"""Notifying officers: one interface, three backends (DingTalk group robot, e-mail, log), per-bureau settings.
+"""Notifying officers: one interface, four backends (DingTalk group robot, DingTalk work notification from the
+bureau's internal app, e-mail, log), per-bureau settings.
 
 A Notification row is written once per (purpose, task, officer) — its ``dedupe_key`` is unique — and sent by
 a Celery task that retries with back-off; a failure stays visible on the row (status, attempts, last error).
+A work notification is checked for delivery afterwards (DingTalk sends asynchronously): a userid DingTalk does
+not know turns the row to failed, with the reason.
 """
 
 import base64
@@ -19,17 +22,27 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
 
+from common.site import public_base_url
 from regions.models import Region
 
+from . import dingtalk
 from .models import Channel, Notification, NotificationSetting, NotificationStatus
 
 logger = logging.getLogger(__name__)
 
 
 class NotificationError(Exception):
-    """Sending failed; the Celery task retries it with back-off."""
+    """Sending failed; the Celery task retries it with back-off, unless it is ``permanent`` (trying again cannot
+    help until someone changes a setting, e.g. an officer without a DingTalk userid)."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 # Longer than any send can take (the HTTP and SMTP timeouts are seconds), short enough to recover soon from a
@@ -38,7 +51,9 @@ SEND_LEASE = dt.timedelta(minutes=5)
 
 
 def dingtalk_signature(secret: str, timestamp_ms: int) -> str:
-    """DingTalk robot signing: base64(HMAC-SHA256(secret, "{timestamp}\\n{secret}"))."""
+    """DingTalk robot signing: base64(HMAC-SHA256(secret, "{timestamp}\\n{secret}")), url-encoded into the query by
+    dingtalk_signed_url; the timestamp (ms) must be within an hour of DingTalk's clock.
+    https://open.dingtalk.com/document/robots/customize-robot-security-settings"""
     digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
@@ -82,6 +97,38 @@ class DingTalkBackend:
             raise NotificationError(f"DingTalk refused the message: {answer.get('errcode')} {answer.get('errmsg', '')}")
 
 
+def task_link(notification: Notification, setting: NotificationSetting) -> str:
+    """Where a work notification's button leads: the task page (the officer's task list for a notice without a
+    task), through the 免登 page of the bureau's app, opened inside DingTalk."""
+    page = reverse("inspections:task-detail", args=[notification.task_id]) if notification.task_id else reverse("inspections:my-tasks")
+    query = urllib.parse.urlencode({"bureau": setting.bureau.code, "next": page})
+    return dingtalk.in_client_link(f"{public_base_url()}{reverse('inspections:dingtalk-login')}?{query}")
+
+
+class DingTalkAppBackend:
+    """Work notifications (工作通知) to the officer's own DingTalk, from the bureau's internal app (inspections.dingtalk)."""
+
+    def __init__(self, setting: NotificationSetting | None):
+        self.setting = setting
+        self.app = dingtalk.DingTalkApp.of(setting)
+
+    def send(self, notification: Notification) -> str:
+        if self.app is None:
+            raise NotificationError("no DingTalk internal app configured for this bureau", permanent=True)
+        userid = getattr(getattr(notification.recipient, "staff_profile", None), "dingtalk_userid", "")
+        if not userid:
+            raise NotificationError(f"{notification.recipient.username} has no DingTalk userid", permanent=True)
+        with override(settings.LANGUAGE_CODE):  # the officers read the site's language
+            button = _("Open the task")
+        msg = dingtalk.action_card(
+            title=notification.title, text=notification.body, button=button, url=task_link(notification, self.setting)
+        )
+        try:
+            return dingtalk.work_notice_send(self.app, userid=userid, msg=msg)
+        except dingtalk.DingTalkError as error:
+            raise NotificationError(str(error)) from error
+
+
 class EmailBackend:
     def __init__(self, setting: NotificationSetting | None = None):
         pass
@@ -103,7 +150,12 @@ class LogBackend:
         logger.info("notification to %s: %s — %s", notification.recipient.username, notification.title, notification.body)
 
 
-BACKENDS = {Channel.DINGTALK: DingTalkBackend, Channel.EMAIL: EmailBackend, Channel.LOG: LogBackend}
+BACKENDS = {
+    Channel.DINGTALK: DingTalkBackend,
+    Channel.DINGTALK_APP: DingTalkAppBackend,
+    Channel.EMAIL: EmailBackend,
+    Channel.LOG: LogBackend,
+}
 
 
 def setting_for(region: Region | None) -> NotificationSetting | None:
@@ -139,16 +191,55 @@ def notification_send(*, notification_id: int) -> str:
         notification.attempts += 1
         notification.status, notification.claimed_at = NotificationStatus.SENDING, timezone.now()
         notification.save(update_fields=["attempts", "status", "claimed_at"])
-    region = notification.task.enterprise.town if notification.task_id else None
-    setting = setting_for(region)
-    backend = BACKENDS[notification.channel](setting)
+    backend = BACKENDS[notification.channel](setting_of(notification))
     try:
-        backend.send(notification)
+        remote_id = backend.send(notification)
     except NotificationError as error:
         Notification.objects.filter(pk=notification.pk).update(status=NotificationStatus.FAILED, last_error=str(error)[:500])
         raise
-    Notification.objects.filter(pk=notification.pk).update(status=NotificationStatus.SENT, sent_at=timezone.now(), last_error="")
+    Notification.objects.filter(pk=notification.pk).update(
+        status=NotificationStatus.SENT, sent_at=timezone.now(), last_error="", remote_id=remote_id or ""
+    )
     return NotificationStatus.SENT
+
+
+def setting_of(notification: Notification) -> NotificationSetting | None:
+    """The bureau setting a notification is sent under: the one covering its task's town (or the recipient's
+    jurisdiction for a notice without a task)."""
+    if notification.task_id:
+        return setting_for(notification.task.enterprise.town)
+    return setting_for(getattr(getattr(notification.recipient, "staff_profile", None), "jurisdiction", None))
+
+
+# forbidden_list code for "this content already reached this user today" (单应用给单人推送重复消息超限).
+DUPLICATE_CONTENT = "143106"
+
+
+def notification_delivery_check(*, notification_id: int) -> str:
+    """Ask DingTalk whether a sent work notification reached its officer; one it did not is marked failed, with
+    DingTalk's reason, for the supervisor to see (a userid DingTalk does not know, a message held back).
+
+    A message held back as a duplicate of content the officer already got today is taken as delivered: an earlier
+    attempt whose answer was lost had reached DingTalk (the content names the task, so only this notification's
+    own earlier attempt has the same content). Returns the notification's status.
+    """
+    notification = Notification.objects.select_related("recipient__staff_profile").get(pk=notification_id)
+    if notification.channel != Channel.DINGTALK_APP or notification.status != NotificationStatus.SENT or not notification.remote_id:
+        return notification.status
+    app = dingtalk.DingTalkApp.of(setting_of(notification))
+    userid = getattr(getattr(notification.recipient, "staff_profile", None), "dingtalk_userid", "")
+    if app is None or not userid:
+        return notification.status
+    try:
+        problem = dingtalk.work_notice_problem(app, task_id=notification.remote_id, userid=userid, accepted=(DUPLICATE_CONTENT,))
+    except dingtalk.DingTalkError as error:
+        raise NotificationError(str(error)) from error
+    if not problem:
+        return NotificationStatus.SENT
+    Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENT).update(
+        status=NotificationStatus.FAILED, last_error=problem[:500]
+    )
+    return NotificationStatus.FAILED
 
 
 def channel_for(region: Region | None) -> str:

@@ -3,8 +3,10 @@
 import datetime as dt
 
 from celery import shared_task
+from django.conf import settings
 
-from .notifications import NotificationError, notification_send
+from .models import Channel, Notification, NotificationStatus
+from .notifications import NotificationError, notification_delivery_check, notification_send
 from .planning.services import plan_dispatch
 from .rectification.daily import daily_check as run_daily_check
 
@@ -24,13 +26,31 @@ def send_notification(self, notification_id: int) -> str:
 
     The failure is recorded on the notification row each time, so the supervisor sees it. Run eagerly
     (no broker) there is no later to retry in: the failure is left recorded instead of breaking the caller.
+    A permanent failure (no DingTalk userid, no app configured) is recorded and not retried. A work notification
+    DingTalk accepted is checked for delivery DINGTALK_DELIVERY_CHECK_SECONDS later.
     """
     try:
-        return notification_send(notification_id=notification_id)
+        status = notification_send(notification_id=notification_id)
     except NotificationError as error:
-        if self.request.is_eager:
+        if self.request.is_eager or error.permanent:
             return "failed"
         raise self.retry(exc=error, countdown=min(1800, 30 * 2**self.request.retries)) from error
+    delay = settings.DINGTALK_DELIVERY_CHECK_SECONDS
+    if delay and Notification.objects.filter(pk=notification_id, channel=Channel.DINGTALK_APP, status=NotificationStatus.SENT).exists():
+        check_notification_delivery.apply_async((notification_id,), countdown=delay)
+    return status
+
+
+@shared_task(bind=True, time_limit=60, soft_time_limit=50, max_retries=3)
+def check_notification_delivery(self, notification_id: int) -> str:
+    """Ask DingTalk whether a work notification reached its officer (notifications.notification_delivery_check);
+    DingTalk unreachable: retried after 60 s, 120 s, 240 s, then left as sent (DingTalk keeps results 24 hours)."""
+    try:
+        return notification_delivery_check(notification_id=notification_id)
+    except NotificationError as error:
+        if self.request.is_eager:
+            return NotificationStatus.SENT
+        raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
 
 
 @shared_task(name="inspections.tasks.daily_check", time_limit=1800, soft_time_limit=1700, max_retries=2, autoretry_for=(ConnectionError,))

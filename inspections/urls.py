@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import dingtalk_views
 from .evaluation import views as dashboard_views
 from .fieldwork import views
 from .planning import public_views
@@ -10,6 +11,7 @@ app_name = "inspections"
 
 urlpatterns = [
     path("q/<str:token>/", views.code_scan, name="quality-code"),
+    path("dingtalk/login/", dingtalk_views.dingtalk_login, name="dingtalk-login"),
     path("tasks/", views.my_tasks, name="my-tasks"),
     path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
     path("tasks/<int:pk>/check/", views.check_form, name="check-form"),

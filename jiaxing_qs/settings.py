@@ -290,3 +290,14 @@ BUREAU_PHONE = envstr("BUREAU_PHONE", "12315")  # contact shown on the public qu
 # Printed quality codes (一码) encode absolute URLs: set this to the address the public reaches the app at.
 # Unset, codes encode this machine's demo address and the card page and `manage.py check` say so loudly.
 PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL", "")
+
+# DingTalk's server API (work notifications, 免登; inspections.dingtalk). The apps' keys are per bureau, in the
+# admin's notification settings; only the address is set here, so tests and an intranet relay can stand in for it.
+DINGTALK_API_URL = envstr("DINGTALK_API_URL", "https://oapi.dingtalk.com")
+DINGTALK_TIMEOUT = envint("DINGTALK_TIMEOUT", 10)  # seconds per request
+# A work notification is checked for delivery (getsendresult) this many seconds after DingTalk accepted it; 0: no check.
+DINGTALK_DELIVERY_CHECK_SECONDS = envint("DINGTALK_DELIVERY_CHECK_SECONDS", 120)
+if not DINGTALK_API_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"DINGTALK_API_URL must be an http(s):// address, got {DINGTALK_API_URL!r}")
+if DINGTALK_TIMEOUT < 1 or DINGTALK_DELIVERY_CHECK_SECONDS < 0:
+    raise ImproperlyConfigured("DINGTALK_TIMEOUT must be at least 1 and DINGTALK_DELIVERY_CHECK_SECONDS at least 0")

@@ -4,10 +4,10 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from common.admin_utils import RuleVersionAdmin, badge
-from common.import_admin import ExportMixin
+from common.import_admin import ExportMixin, ImportExportMixin
 
 from .admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
-from .imports import REGION_SNAPSHOT_EXPORT
+from .imports import REGION_SNAPSHOT_EXPORT, staff_dingtalk_import
 from .models import ColourThresholds, IndexWeights, Region, RegionSnapshot, StaffProfile
 from .services import index_formula
 
@@ -109,10 +109,11 @@ class IndexWeightsAdmin(CityWideAdmin, RuleVersionAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(JurisdictionScopedAdmin, SimpleHistoryAdmin):
+class StaffProfileAdmin(JurisdictionScopedAdmin, ImportExportMixin, SimpleHistoryAdmin):
     jurisdiction_path = "jurisdiction"
-    list_display = ("user", "role", "jurisdiction", "officer_number", "is_demo")
+    importers = (staff_dingtalk_import,)  # 用户名 + 钉钉用户ID: the DingTalk userids of many staff at once
+    list_display = ("user", "role", "jurisdiction", "officer_number", "dingtalk_userid", "is_demo")
     list_filter = ("role", ("jurisdiction", admin.RelatedOnlyFieldListFilter), "is_demo")
-    search_fields = ("user__username", "user__first_name", "user__last_name", "officer_number")
+    search_fields = ("user__username", "user__first_name", "user__last_name", "officer_number", "dingtalk_userid")
     autocomplete_fields = ("user", "jurisdiction")
     list_select_related = ("user", "jurisdiction")

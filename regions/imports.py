@@ -7,11 +7,12 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from common.tabular import ExportField
+from common.tabular import Column, ExportField, FirstRows, Importer, ImportReport, ImportRows, Progress, cell_text
 
 from .geometry import label_point, simplify_geometry
-from .models import LEVEL_PARENT, Level, Region, code_prefix, division_code_validator
+from .models import LEVEL_PARENT, Level, Region, StaffProfile, code_prefix, division_code_validator
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 JIAXING_DIVISIONS = DATA_DIR / "jiaxing_divisions.csv"
@@ -146,3 +147,58 @@ REGION_SNAPSHOT_EXPORT = (
     ExportField("index", "质量安全指数"),
     ExportField("computed_at", "计算时间"),
 )
+
+
+# --- Staff DingTalk userids (钉钉用户ID), from a sheet the bureau's DingTalk admin exports ---------------------
+
+STAFF_DINGTALK_COLUMNS = (
+    Column("username", "用户名", "username", required=True, aliases=("账号", "登录名", "user")),
+    Column("dingtalk_userid", "钉钉用户ID", "DingTalk userid", required=True, aliases=("钉钉userid", "userid", "员工UserID", "钉钉ID")),
+)
+DINGTALK_USERID_MAX = StaffProfile._meta.get_field("dingtalk_userid").max_length
+
+
+def _staff_dingtalk_userids(
+    rows: ImportRows, *, dry_run: bool, progress: Progress | None, jurisdiction: Region | None = None, by=None
+) -> ImportReport:
+    """Set each named staff member's DingTalk userid (an empty cell clears it). Natural key: the username; a userid
+    may belong to one staff member only; a county administrator reaches the staff of their county only."""
+    profiles = {p.user.username.lower(): p for p in StaffProfile.objects.select_related("user", "jurisdiction")}
+    owners = {p.dingtalk_userid: p.pk for p in profiles.values() if p.dingtalk_userid}
+    wanted: dict[int, tuple[StaffProfile, str, int]] = {}  # profile id → (profile, userid, row)
+    first_names, first_userids = FirstRows(), FirstRows()
+    for row, cells in rows:
+        username, userid = cell_text(cells.get("username")), cell_text(cells.get("dingtalk_userid"))
+        profile = profiles.get(username.lower())
+        if profile is None:
+            rows.add(row, "username", _("no staff member with the username %(username)s") % {"username": username or "—"})
+        elif jurisdiction is not None and not profile.jurisdiction.code.startswith(code_prefix(jurisdiction.code)):
+            rows.add(row, "username", _("%(username)s works outside your jurisdiction") % {"username": username})
+        elif len(userid) > DINGTALK_USERID_MAX:
+            rows.add(row, "dingtalk_userid", _("a DingTalk userid has at most %(n)d characters") % {"n": DINGTALK_USERID_MAX})
+        elif not first_names.seen(rows, row, profile.pk, "username", username) and not (
+            userid and first_userids.seen(rows, row, userid, "dingtalk_userid", userid)
+        ):
+            wanted[profile.pk] = (profile, userid, row)
+    for profile, userid, row in wanted.values():
+        owner = owners.get(userid) if userid else None
+        # Another member's userid is free only when the file gives that member a different one.
+        if owner not in (None, profile.pk) and (owner not in wanted or wanted[owner][1] == userid):
+            rows.add(row, "dingtalk_userid", _("the DingTalk userid %(userid)s belongs to another staff member") % {"userid": userid})
+    report = rows.report
+    if not report.ok:
+        return report
+    changed = [(profile, userid) for profile, userid, _row in wanted.values() if profile.dingtalk_userid != userid]
+    if not dry_run:
+        # Cleared first, then set: a userid moving from one member to another never collides with the unique constraint.
+        for profile, _userid in changed:
+            StaffProfile.objects.filter(pk=profile.pk).update(dingtalk_userid="")
+        for profile, userid in changed:
+            profile.dingtalk_userid = userid
+            profile.save(update_fields=["dingtalk_userid"])  # one at a time: each change goes into the staff history
+        report.written = True
+    report.updated, report.unchanged = len(changed), len(wanted) - len(changed)
+    return report
+
+
+staff_dingtalk_import = Importer("staff_dingtalk", gettext_lazy("staff DingTalk userids"), STAFF_DINGTALK_COLUMNS, _staff_dingtalk_userids)

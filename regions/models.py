@@ -220,12 +220,25 @@ class StaffProfile(models.Model):
     jurisdiction = models.ForeignKey(Region, verbose_name=_("jurisdiction"), on_delete=models.PROTECT, related_name="staff")
     officer_number = models.CharField(_("enforcement certificate number"), max_length=30, blank=True)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
+    # The member's userid in the bureau's DingTalk organisation: work notifications go to it and DingTalk's
+    # 免登 logs it in (inspections.dingtalk). Unique where set: one DingTalk member is one staff account.
+    dingtalk_userid = models.CharField(
+        _("DingTalk userid"),
+        max_length=64,
+        blank=True,
+        help_text=_("The userid of this member in the bureau's DingTalk organisation (DingTalk admin console → contacts)."),
+    )
     is_demo = models.BooleanField(_("demo data"), default=False)
     history = audit_history()
 
     class Meta:
         verbose_name = _("staff profile")
         verbose_name_plural = _("staff profiles")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dingtalk_userid"], condition=~models.Q(dingtalk_userid=""), name="one_staff_profile_per_dingtalk_userid"
+            )
+        ]
 
     def __str__(self):
         return f"{self.user.get_full_name() or self.user.username} · {self.get_role_display()} · {self.jurisdiction.name}"

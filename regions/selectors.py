@@ -139,3 +139,18 @@ def thresholds_for_period(period) -> ColourThresholds:
 
 
 MAP_LEVELS = (Level.COUNTY, Level.TOWN)
+
+
+def staff_for_dingtalk_userid(userid: str, *, bureau: Region) -> StaffProfile | None:
+    """The active staff member a DingTalk userid is mapped to, if they work where the bureau's DingTalk app serves:
+    their jurisdiction inside the bureau's, or the bureau inside theirs (city staff opening a county's link).
+    None for an unmapped userid, a disabled account or staff of another bureau (DingTalk's 免登, inspections)."""
+    if not userid:
+        return None
+    profile = StaffProfile.objects.filter(dingtalk_userid=userid, user__is_active=True).select_related("user", "jurisdiction").first()
+    if profile is None:
+        return None
+    theirs, bureaus = profile.jurisdiction.code, bureau.code
+    if theirs.startswith(code_prefix(bureaus)) or bureaus.startswith(code_prefix(theirs)):
+        return profile
+    return None

@@ -152,6 +152,8 @@ MATRIX: dict[str, Page] = {
         },
     ),
     "inspections:check-done": Page("done_task", {"GET": staff_record()}),
+    # DingTalk's 免登: the page for a visitor, straight on for a logged-in user; an exchange without a bureau's app is refused.
+    "inspections:dingtalk-login": Page(None, {"GET": everyone(MOVED) | {ANON: 200}, "POST": everyone(403)}),
     "login": Page(None, {"GET": everyone(200)}),
     "logout": Page(None, {"GET": everyone(405), "POST": everyone(LOGIN)}),
 }

@@ -8,7 +8,7 @@ in whom they inspect, and what a strategy finds feeds only its own later plans.
 The risk-based strategy calls the project's rules on unsaved model instances (no database): product grading
 points (``products.services.grade_points`` with ``GradingPolicy()`` defaults), the grade × class table
 (``SupervisionPolicy.category_for``), region colours (``regions.services.colour_for`` with
-``ColourThresholds()``), and the published draw JQS-DRAW-1 (``inspections.draw``: ``draw_key`` for the
+``ColourThresholds()``), and the published draw JQS-DRAW-1 (``inspections.planning.draw``: ``draw_key`` for the
 control arm, ``_draw_risk_arm`` — hence ``allocate`` — for the strata). What the project keeps in SQL only
 (the risk-window classification, the score → grade cut-off, the town → county colour fallback, the control
 arm inside ``plan_draw``) is restated here in a few lines each, named where it is done.
@@ -458,7 +458,7 @@ def risk_classes(context: Context, ledger: Ledger, year: int) -> list[bool]:
 
 def town_colours(context: Context, risk: list[bool]) -> list[str | None]:
     """区域分色 per town by colour_for; a town with too few enterprises takes its county's colour, a county
-    with too few none (as inspections.draw.town_colours reads the snapshots)."""
+    with too few none (as inspections.planning.draw.town_colours reads the snapshots)."""
     population = context.population
     town_counts = [[0, 0] for _ in population.town_codes]
     county_counts: dict[str, list[int]] = {code: [0, 0] for code in population.town_county}
@@ -488,7 +488,7 @@ def plan_for(context: Context, year: int, scale: Decimal = Decimal("1"), supervi
 
 
 def published_draw(context: Context, plan: InspectionPlan, candidates: list[Candidate], year: int) -> Draw:
-    """JQS-DRAW-1 as inspections.draw.plan_draw runs it, less its one database step (attaching products):
+    """JQS-DRAW-1 as inspections.planning.draw.plan_draw runs it, less its one database step (attaching products):
     the control arm by control key, then the project's own risk-arm draw on the others."""
     keys = context.control_keys(year)
     draw = Draw(population=len(candidates))

@@ -1,13 +1,13 @@
 import gzip
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.utils.translation import gettext as _
 
 from common.tabular import ExportField
 from enterprises.selectors import enterprises_within
 
-from ..models import DrawArm, InspectionPlan, InspectionTask, PlanPopulation, TaskKind
+from ..models import DrawArm, InspectionPlan, InspectionTask, Notification, NotificationStatus, PlanPopulation, TaskKind
 from .assignment import Staffing, assign_officers
 from .draw import DRAW_METHOD_PPS, Candidate, Draw, draw_targets, plan_draw, population_csv, population_from_csv
 
@@ -76,3 +76,25 @@ TASK_EXPORT = (
     ExportField("status", "任务状态"),
     ExportField("created_at", "创建时间"),
 )
+
+
+# The order a plan's notifications are listed in: what needs the supervisor's eye first.
+NOTIFICATION_ORDER = {
+    NotificationStatus.FAILED: 0,
+    NotificationStatus.SENDING: 1,
+    NotificationStatus.PENDING: 2,
+    NotificationStatus.SENT: 3,
+}
+
+
+def plan_notifications(plan, *, limit: int = 100) -> tuple[list[Notification], dict[str, int]]:
+    """A plan's notifications, failed first then being sent, waiting and sent (newest first within each), at most
+    ``limit``; and how many there are in each status."""
+    counts = dict(Notification.objects.filter(task__plan=plan).values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    order = Case(*(When(status=status, then=Value(rank)) for status, rank in NOTIFICATION_ORDER.items()), output_field=IntegerField())
+    rows = (
+        Notification.objects.filter(task__plan=plan)
+        .select_related("recipient", "task__enterprise")
+        .order_by(order, "-created_at", "-id")[:limit]
+    )
+    return list(rows), counts

@@ -15,10 +15,10 @@ from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES, Level, Region
 from regions.selectors import within
 
-from ..models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, Notification, NotificationStatus, PlanStatus, TaskStatus
+from ..models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, NotificationStatus, PlanStatus, TaskStatus
 from .assignment import officers_named
 from .draw import draw_method_description, stratum_label
-from .selectors import plan_preview
+from .selectors import plan_notifications, plan_preview
 from .services import plan_approve, plan_create
 
 APPROVAL_CONFIRMATION = "dispatch"  # the value of the approval form's confirmation box
@@ -111,12 +111,16 @@ def plan_detail(request, pk):
             "tasks": plan.tasks.select_related("enterprise__town", "product")
             .prefetch_related("assignments__officer")
             .order_by("arm", "stratum", "draw_rank"),
-            "failed_notifications": Notification.objects.filter(task__plan=plan, status=NotificationStatus.FAILED).select_related(
-                "recipient"
-            )[:50],
-            "pending_notifications": Notification.objects.filter(
-                task__plan=plan, status__in=[NotificationStatus.PENDING, NotificationStatus.SENDING]
-            ).count(),
+        }
+        notifications, counts = plan_notifications(plan)
+        context |= {
+            "notifications": notifications,
+            "notification_counts": [
+                (NotificationStatus(status).label, counts[status]) for status in NotificationStatus if counts.get(status)
+            ],
+            "failed_notifications": [n for n in notifications if n.status == NotificationStatus.FAILED][:50],
+            "pending_notifications": counts.get(NotificationStatus.PENDING, 0) + counts.get(NotificationStatus.SENDING, 0),
+            "more_notifications": sum(counts.values()) - len(notifications),
         }
     return render(request, "inspections/plans/detail.html", context)
 

@@ -21,7 +21,7 @@ def town_quality_counts(*, start: dt.date, end: dt.date) -> dict[int, Counter]:
     non-conforming result) and overdue, and incidents (complaints, incidents, recalls). Two queries.
 
     "Overdue" counts the overdue-rectification risk events: the imported ones, and the one the daily check
-    records when an order passes its re-inspection deadline (inspections.daily), so an order is overdue by the
+    records when an order passes its re-inspection deadline (inspections.rectification.daily), so an order is overdue by the
     same rule here as on the dashboard (on time = closed by ``reinspect_by``).
     """
     counts: dict[int, Counter] = defaultdict(Counter)
