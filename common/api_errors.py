@@ -4,7 +4,8 @@
 ``permission_denied``, ``not_found``, ``method_not_allowed``, ``throttled``, ``server_error``…); ``message``
 is for people, in the request's language; ``details`` holds the per-field messages of a 400 (the field
 name as key, a list of messages as value) and is empty otherwise. A Django ``ValidationError`` raised by a
-service is a 400 like a serializer's.
+service is a 400 like a serializer's; a ``common.errors.StateConflict`` (the record's state forbids the action)
+is a 409 ``conflict``.
 """
 
 import logging
@@ -14,12 +15,22 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
-from rest_framework import exceptions
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .errors import StateConflict
+
 logger = logging.getLogger("jiaxing_qs.api")
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = gettext_lazy("The record is not in a state that allows this.")
+    default_code = "conflict"
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
@@ -28,6 +39,8 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
 
 def _as_api_exception(exc: Exception) -> Exception:
     """Django's exceptions as DRF's, without the internals they may carry (a 404 names no model)."""
+    if isinstance(exc, StateConflict):
+        return Conflict(" ".join(exc.messages))
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(detail=as_serializer_error(exc))
     if isinstance(exc, Http404):
@@ -60,38 +73,31 @@ def api_exception_handler(exc, context):
     return Response(error_body("server_error", _("Something went wrong on our side; it has been logged.")), status=500)
 
 
+@csrf_exempt  # a POST to no endpoint is a 404 too, not the CSRF failure page
 def api_not_found(request, path=""):
-    """A URL under /api/ that names no endpoint: the same 404 body as a missing record."""
+    """A URL under /api/ that names no endpoint: the same 404 body as a missing record, whatever the method."""
     return JsonResponse(error_body("not_found", exceptions.NotFound.default_detail), status=404)
 
 
-# --- OpenAPI: describe the error shape once and attach it to every operation ----------------------
+# --- The shape in the OpenAPI document (common.api_schema attaches it to every operation) ------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable and machine-readable: invalid, not_found, conflict…")
+    message = serializers.CharField(help_text="For people, in the request's language.")
+    details = serializers.DictField(
+        child=serializers.JSONField(), help_text="A 400's messages per parameter or field (name → list of messages); else empty."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
 
 
 ERROR_RESPONSES = {
-    "400": "Invalid query or body (details name each field).",
+    "400": "Invalid query or body (details name each parameter or field).",
     "401": "No or bad credentials.",
     "403": "Not bureau staff, or the role may not use this endpoint.",
-    "404": "No such record in your jurisdiction, or no such page.",
+    "404": "No such record in your jurisdiction, no such page, or no such URL.",
+    "409": "The record is not in a state that allows this.",
 }
-
-
-def add_error_responses(result, generator, request, public):
-    """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]: every operation documents the shared error body."""
-    schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    schemas["ErrorDetail"] = {
-        "type": "object",
-        "properties": {
-            "code": {"type": "string", "example": "not_found"},
-            "message": {"type": "string"},
-            "details": {"type": "object", "additionalProperties": {}},
-        },
-        "required": ["code", "message", "details"],
-    }
-    schemas["Error"] = {"type": "object", "properties": {"error": {"$ref": "#/components/schemas/ErrorDetail"}}, "required": ["error"]}
-    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for operations in result.get("paths", {}).values():
-        for operation in operations.values():
-            for status, description in ERROR_RESPONSES.items():
-                operation.setdefault("responses", {}).setdefault(status, {"description": description, "content": reference})
-    return result

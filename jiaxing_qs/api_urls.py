@@ -56,6 +56,6 @@ urlpatterns = [
     path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
     *router.urls,
     # Anything else under /api/ ending in a slash is a 404 in the API's error shape, not Django's HTML page
-    # (without the slash, APPEND_SLASH still redirects first).
-    re_path(r"^(?P<path>.*)/$", api_not_found),
+    # (without the slash, APPEND_SLASH still redirects first); [\s\S], as "." would stop at a newline (%0A).
+    re_path(r"^(?P<path>[\s\S]*)/$", api_not_found),
 ]

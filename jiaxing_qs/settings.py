@@ -225,8 +225,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "regions.api.defaults.StaffWithRole"],
     "DEFAULT_PAGINATION_CLASS": "regions.api.defaults.ApiPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "rest_framework.filters.OrderingFilter"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "common.api_query.OrderingFilter"],
+    "DEFAULT_SCHEMA_CLASS": "common.api_schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "common.api_errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -245,7 +245,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None},
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "common.api_errors.add_error_responses"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
     # Several apps name a field "status" or "level": one enum name per choice set.
     "ENUM_NAME_OVERRIDES": {
         "RegionLevelEnum": "regions.models.Level",

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 
 from enterprises.api.views import PriorityMarkersView, RegionPanelView
 from regions.api.views import RegionMapView
+from regions.api.viewsets import REGION_CODE
 
 from .login import AdminLoginForm, LoginForm
 
@@ -16,7 +17,7 @@ admin.site.login_form = AdminLoginForm  # the same lockout as the site's login p
 
 api = [
     path("regions/map/", RegionMapView.as_view(), name="api-region-map"),
-    path("regions/<str:code>/panel/", RegionPanelView.as_view(), name="api-region-panel"),
+    re_path(rf"^regions/(?P<code>{REGION_CODE})/panel/$", RegionPanelView.as_view(), name="api-region-panel"),
     path("enterprises/priorities/", PriorityMarkersView.as_view(), name="api-priorities"),
 ]
 

@@ -11,8 +11,12 @@ from simple_history.models import HistoricalRecords
 
 from common.rules import RuleVersion
 
+# GB/T 2260 division codes: 6 digits down to counties, 9 or 12 for towns and below (ASCII digits only).
+DIVISION_CODE = r"[0-9]{6}|[0-9]{9}|[0-9]{12}"
+COUNTY_CODE = r"[0-9]{6}"
+TOWN_CODE = r"[0-9]{9}|[0-9]{12}"
 division_code_validator = RegexValidator(
-    r"^(\d{6}|\d{9}|\d{12})$", _("A GB/T 2260 division code has 6 digits (9 or 12 for towns and below).")
+    rf"^(?:{DIVISION_CODE})$", _("A GB/T 2260 division code has 6 digits (9 or 12 for towns and below).")
 )
 
 

@@ -12,11 +12,14 @@ def period_of(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+MONTH_PATTERN = r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])"  # YYYY-MM: four ASCII digits for the year, two for the month
+
+
 def parse_period(text: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(text, "%Y-%m").date()
-    except ValueError:
-        raise ValueError(_("A period is written YYYY-MM, e.g. 2026-11; got %(text)r.") % {"text": text}) from None
+    """A period written YYYY-MM (the API documents MONTH_PATTERN: whatever matches it parses)."""
+    if re.fullmatch(MONTH_PATTERN, text):
+        return dt.date(int(text[:4]), int(text[5:]), 1)
+    raise ValueError(_("A period is written YYYY-MM, e.g. 2026-11; got %(text)r.") % {"text": text})
 
 
 def years_before(day: dt.date, years: int) -> dt.date:

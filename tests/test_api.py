@@ -14,14 +14,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
-from rest_framework.request import Request
-from rest_framework.test import APIRequestFactory
 
 from common.api_errors import api_exception_handler
 from enterprises.models import RiskReason
 from jiaxing_qs.api_urls import router
 from products.models import ChecklistItem
-from regions.api.defaults import ApiPagination
 from regions.models import Colour, ColourThresholds, Region, RegionSnapshot
 
 from .conftest import Case, case_make
@@ -218,9 +215,11 @@ def test_every_list_filters(api, world, superuser, resource):
         assert resource.ident(other) not in listed
 
 
-def test_page_size_is_capped_at_500():
-    request = Request(APIRequestFactory().get("/api/enterprises/", {"page_size": 100000}))
-    assert ApiPagination().get_page_size(request) == 500
+def test_page_size_is_at_most_500_and_a_larger_one_is_refused_not_clipped(api, world, superuser):
+    client = api(superuser)
+    assert client.get("/api/enterprises/", {"page_size": 500}).status_code == 200
+    error = assert_error(client.get("/api/enterprises/", {"page_size": 501}), 400, "invalid")
+    assert list(error["details"]) == ["page_size"]
 
 
 def test_enterprises_filter_by_class_category_status_and_search(api, region_tree, supervisor):

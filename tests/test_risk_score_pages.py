@@ -142,7 +142,7 @@ def test_the_api_lists_the_model_versions_and_adopts_one_with_a_reason(client, h
     done = client.post(f"/api/risk-models/{model.pk}/adopt/", {"reason": "接口采用"}, content_type="application/json")
     assert done.status_code == 200 and done.json()["status"] == "adopted" and done.json()["adopted_by"] == "city_supervisor"
     again = client.post(f"/api/risk-models/{model.pk}/adopt/", {"reason": "再来"}, content_type="application/json")
-    assert again.status_code == 400
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"  # its state, not the request, is wrong
 
 
 # --- The dashboard's honest population figure -------------------------------------------------------------

@@ -1,27 +1,53 @@
 """Map side panel and priority markers: region data combined with the enterprises behind it."""
 
+import math
+import re
+
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.api_query import query_params
+from regions.api.params import PeriodQuery
 from regions.models import Region, RegionSnapshot
-from regions.periods import parse_period
 from regions.selectors import jurisdiction_of, latest_period, within
 from regions.services import index_formula
 
 from ..models import Category, ReasonKind
 from ..selectors import key_enterprises, priority_markers
 
+JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+BBOX_SCHEMA = {"type": "array", "items": {"type": "number", "minimum": -180, "maximum": 180}, "minItems": 4, "maxItems": 4}
+BBOX_PARAMETER = OpenApiParameter(
+    "bbox", BBOX_SCHEMA, style="form", explode=False, description="west,south,east,north in degrees (default: everywhere)."
+)
+
+
+class BBoxField(serializers.Field):
+    """``west,south,east,north``: four numbers from -180 to 180 (BBOX_PARAMETER documents it)."""
+
+    default_error_messages = {"invalid": _("Give the bounds as west,south,east,north in degrees.")}
+
+    def to_internal_value(self, data):
+        parts = data.split(",") if isinstance(data, str) else []
+        if len(parts) != 4 or not all(JSON_NUMBER.fullmatch(part) for part in parts):
+            self.fail("invalid")
+        bounds = tuple(float(part) for part in parts)
+        if not all(math.isfinite(bound) and -180 <= bound <= 180 for bound in bounds):
+            self.fail("invalid")
+        return bounds
+
+
+class PriorityQuery(serializers.Serializer):
+    bbox = BBoxField(required=False)
+
 
 def _period(request):
-    text = request.query_params.get("period")
-    try:
-        return parse_period(text) if text else latest_period()
-    except ValueError as error:
-        raise ValidationError({"period": str(error)}) from None
+    return query_params(PeriodQuery, request).get("period") or latest_period()
 
 
 class RegionPanelView(APIView):
@@ -82,14 +108,7 @@ class PriorityMarkersView(APIView):
     """GET /api/enterprises/priorities/?bbox=west,south,east,north — key-supervised enterprises to mark."""
 
     def get(self, request):
-        bbox = None
-        if request.query_params.get("bbox"):
-            try:
-                bbox = tuple(float(part) for part in request.query_params["bbox"].split(","))
-            except ValueError:
-                bbox = ()
-            if len(bbox) != 4:
-                raise ValidationError({"bbox": _("Give the bounds as west,south,east,north in degrees.")})
+        bbox = query_params(PriorityQuery, request).get("bbox")
         data = priority_markers(jurisdiction_of(request.user), bbox=bbox)
         labels = dict(Category.choices)
         for marker in data["markers"]:

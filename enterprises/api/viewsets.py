@@ -3,30 +3,34 @@
 
 from django.db.models import Prefetch, Q
 from django.utils.translation import gettext_lazy as _
-from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from common.api_query import ApiFilterSet, BooleanFilter, ChoiceFilter, DateFilter, IdFilter, TextFilter
+from products.api.params import ProductCodeFilter
 from products.models import Grade
 from regions.api.defaults import api_jurisdiction
+from regions.api.params import DivisionCodeFilter, PeriodQuery
+from regions.models import COUNTY_CODE, TOWN_CODE
 
 from ..models import KEY_SUPERVISED, Category, Enterprise, EnterpriseProduct, RiskClass, RiskEvent, RiskEventKind, Status
 from ..selectors import enterprises_within
 from .serializers import EnterpriseDetailSerializer, EnterpriseSerializer, RiskEventSerializer
+from .views import BBOX_PARAMETER
 
 
-class EnterpriseFilter(filters.FilterSet):
-    town = filters.CharFilter(field_name="town__code", label=_("town / street division code"))
-    county = filters.CharFilter(field_name="town__parent__code", label=_("county division code"))
-    risk_class = filters.ChoiceFilter(choices=RiskClass.choices)
-    category = filters.ChoiceFilter(choices=Category.choices)
-    status = filters.ChoiceFilter(choices=Status.choices)
-    max_grade = filters.TypedChoiceFilter(choices=Grade.choices, coerce=int)
-    key_supervised = filters.BooleanFilter(method="filter_key_supervised", label=_("key-supervised (tightened or routine)"))
-    product = filters.CharFilter(field_name="made__product__code", label=_("makes the product with this code"))
-    q = filters.CharFilter(method="search", label=_("name or credit code contains"))
+class EnterpriseFilter(ApiFilterSet):
+    town = DivisionCodeFilter(field_name="town__code", pattern=TOWN_CODE, label=_("town / street division code"))
+    county = DivisionCodeFilter(field_name="town__parent__code", pattern=COUNTY_CODE, label=_("county division code"))
+    risk_class = ChoiceFilter(choices=RiskClass.choices)
+    category = ChoiceFilter(choices=Category.choices)
+    status = ChoiceFilter(choices=Status.choices)
+    max_grade = ChoiceFilter(choices=Grade.choices)
+    key_supervised = BooleanFilter(method="filter_key_supervised", label=_("key-supervised (tightened or routine)"))
+    product = ProductCodeFilter(field_name="made__product__code", label=_("makes the product with this code"))
+    q = TextFilter(method="search", label=_("name or credit code contains"))
 
     class Meta:
         model = Enterprise
@@ -44,7 +48,6 @@ class EnterpriseViewSet(ReadOnlyModelViewSet):
     """Enterprises of the caller's jurisdiction with their class, category and highest grade; the detail adds
     the products made (with licences) and the reasons behind a risk class."""
 
-    lookup_value_regex = r"\d+"
     filterset_class = EnterpriseFilter
     ordering_fields = ["name", "credit_code", "risk_class", "category", "max_grade", "classified_at", "risk_score__probability", "id"]
     ordering = ["name", "id"]
@@ -64,14 +67,14 @@ class EnterpriseViewSet(ReadOnlyModelViewSet):
         return enterprises
 
 
-class RiskEventFilter(filters.FilterSet):
-    enterprise = filters.NumberFilter(field_name="enterprise_id")
-    kind = filters.ChoiceFilter(choices=RiskEventKind.choices)
-    occurred_from = filters.DateFilter(field_name="occurred_on", lookup_expr="gte")
-    occurred_to = filters.DateFilter(field_name="occurred_on", lookup_expr="lte")
-    town = filters.CharFilter(field_name="enterprise__town__code", label=_("town / street division code"))
-    county = filters.CharFilter(field_name="enterprise__town__parent__code", label=_("county division code"))
-    product = filters.CharFilter(field_name="product__code", label=_("product code"))
+class RiskEventFilter(ApiFilterSet):
+    enterprise = IdFilter(field_name="enterprise_id", label=_("enterprise (id)"))
+    kind = ChoiceFilter(choices=RiskEventKind.choices)
+    occurred_from = DateFilter(field_name="occurred_on", lookup_expr="gte")
+    occurred_to = DateFilter(field_name="occurred_on", lookup_expr="lte")
+    town = DivisionCodeFilter(field_name="enterprise__town__code", pattern=TOWN_CODE, label=_("town / street division code"))
+    county = DivisionCodeFilter(field_name="enterprise__town__parent__code", pattern=COUNTY_CODE, label=_("county division code"))
+    product = ProductCodeFilter(field_name="product__code", label=_("product code"))
 
     class Meta:
         model = RiskEvent
@@ -103,10 +106,7 @@ class RegionPanelViewSchema(OpenApiViewExtension):
     def view_replacement(self):
         @extend_schema(
             summary="Map side panel of one region",
-            parameters=[
-                OpenApiParameter("code", OpenApiTypes.STR, OpenApiParameter.PATH, description="Division code."),
-                OpenApiParameter("period", OpenApiTypes.STR, description="YYYY-MM (default: the latest computed)."),
-            ],
+            parameters=[PeriodQuery],
             responses={
                 200: OpenApiResponse(OpenApiTypes.OBJECT, description="Counts, colour, index, top reasons, key enterprises, trend.")
             },
@@ -123,7 +123,7 @@ class PriorityMarkersViewSchema(OpenApiViewExtension):
     def view_replacement(self):
         @extend_schema(
             summary="Map priorities layer: key-supervised enterprises to mark",
-            parameters=[OpenApiParameter("bbox", OpenApiTypes.STR, description="west,south,east,north in degrees.")],
+            parameters=[BBOX_PARAMETER],
             responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{markers: [...], truncated: bool}")},
         )
         class Described(self.target_class):

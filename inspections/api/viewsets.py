@@ -6,12 +6,14 @@ Each queryset starts from the caller's jurisdiction: results, tasks and orders t
 
 from django.db.models import Count, Prefetch, Q
 from django.utils.translation import gettext_lazy as _
-from django_filters import rest_framework as filters
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from common.api_query import ApiFilterSet, BooleanFilter, ChoiceFilter, DateFilter, IdFilter
 from enterprises.selectors import enterprises_within
+from products.api.params import ProductCodeFilter
 from regions.api.defaults import api_jurisdiction
-from regions.models import SUPERVISORY_ROLES, Region
+from regions.api.params import DivisionCodeFilter
+from regions.models import COUNTY_CODE, SUPERVISORY_ROLES, TOWN_CODE, Region
 from regions.selectors import within
 
 from ..models import (
@@ -39,21 +41,21 @@ from .serializers import (
 )
 
 
-class EnterpriseOwnedFilter(filters.FilterSet):
+class EnterpriseOwnedFilter(ApiFilterSet):
     """Filters every record that belongs to an enterprise shares: the enterprise (id), its town and county."""
 
-    enterprise = filters.NumberFilter(field_name="enterprise_id")
-    town = filters.CharFilter(field_name="enterprise__town__code", label=_("town / street division code"))
-    county = filters.CharFilter(field_name="enterprise__town__parent__code", label=_("county division code"))
+    enterprise = IdFilter(field_name="enterprise_id", label=_("enterprise (id)"))
+    town = DivisionCodeFilter(field_name="enterprise__town__code", pattern=TOWN_CODE, label=_("town / street division code"))
+    county = DivisionCodeFilter(field_name="enterprise__town__parent__code", pattern=COUNTY_CODE, label=_("county division code"))
 
 
 class SpotCheckResultFilter(EnterpriseOwnedFilter):
-    product = filters.CharFilter(field_name="product__code", label=_("product code"))
-    conforming = filters.BooleanFilter()
-    level = filters.ChoiceFilter(choices=SpotCheckLevel.choices)
-    source = filters.ChoiceFilter(choices=ResultSource.choices)
-    checked_from = filters.DateFilter(field_name="checked_on", lookup_expr="gte")
-    checked_to = filters.DateFilter(field_name="checked_on", lookup_expr="lte")
+    product = ProductCodeFilter(field_name="product__code", label=_("product code"))
+    conforming = BooleanFilter()
+    level = ChoiceFilter(choices=SpotCheckLevel.choices)
+    source = ChoiceFilter(choices=ResultSource.choices)
+    checked_from = DateFilter(field_name="checked_on", lookup_expr="gte")
+    checked_to = DateFilter(field_name="checked_on", lookup_expr="lte")
 
     class Meta:
         model = SpotCheckResult
@@ -75,11 +77,11 @@ class SpotCheckResultViewSet(ReadOnlyModelViewSet):
         return SpotCheckResult.objects.filter(enterprise__in=enterprises).select_related("enterprise", "product")
 
 
-class InspectionPlanFilter(filters.FilterSet):
-    status = filters.ChoiceFilter(choices=PlanStatus.choices)
-    scope = filters.CharFilter(field_name="scope__code", label=_("scope division code"))
-    starts_from = filters.DateFilter(field_name="period_start", lookup_expr="gte")
-    starts_to = filters.DateFilter(field_name="period_start", lookup_expr="lte")
+class InspectionPlanFilter(ApiFilterSet):
+    status = ChoiceFilter(choices=PlanStatus.choices)
+    scope = DivisionCodeFilter(field_name="scope__code", label=_("scope division code"))
+    starts_from = DateFilter(field_name="period_start", lookup_expr="gte")
+    starts_to = DateFilter(field_name="period_start", lookup_expr="lte")
 
     class Meta:
         model = InspectionPlan
@@ -110,14 +112,14 @@ class InspectionPlanViewSet(ReadOnlyModelViewSet):
 
 
 class InspectionTaskFilter(EnterpriseOwnedFilter):
-    plan = filters.NumberFilter(field_name="plan_id")
-    status = filters.ChoiceFilter(choices=TaskStatus.choices)
-    kind = filters.ChoiceFilter(choices=TaskKind.choices)
-    arm = filters.ChoiceFilter(choices=DrawArm.choices)
-    officer = filters.NumberFilter(field_name="assignments__officer_id", label=_("assigned officer (user id)"))
-    mine = filters.BooleanFilter(method="filter_mine", label=_("assigned to me"))
-    due_from = filters.DateFilter(field_name="due_date", lookup_expr="gte")
-    due_to = filters.DateFilter(field_name="due_date", lookup_expr="lte")
+    plan = IdFilter(field_name="plan_id", label=_("plan (id)"))
+    status = ChoiceFilter(choices=TaskStatus.choices)
+    kind = ChoiceFilter(choices=TaskKind.choices)
+    arm = ChoiceFilter(choices=DrawArm.choices)
+    officer = IdFilter(field_name="assignments__officer_id", label=_("assigned officer (user id)"))
+    mine = BooleanFilter(method="filter_mine", label=_("assigned to me"))
+    due_from = DateFilter(field_name="due_date", lookup_expr="gte")
+    due_to = DateFilter(field_name="due_date", lookup_expr="lte")
 
     class Meta:
         model = InspectionTask
@@ -148,11 +150,11 @@ class InspectionTaskViewSet(ReadOnlyModelViewSet):
 
 
 class RectificationOrderFilter(EnterpriseOwnedFilter):
-    status = filters.ChoiceFilter(choices=OrderStatus.choices)
-    open = filters.BooleanFilter(method="filter_open", label=_("not yet closed"))
-    product = filters.CharFilter(field_name="product__code", label=_("product code"))
-    ordered_from = filters.DateFilter(field_name="ordered_on", lookup_expr="gte")
-    ordered_to = filters.DateFilter(field_name="ordered_on", lookup_expr="lte")
+    status = ChoiceFilter(choices=OrderStatus.choices)
+    open = BooleanFilter(method="filter_open", label=_("not yet closed"))
+    product = ProductCodeFilter(field_name="product__code", label=_("product code"))
+    ordered_from = DateFilter(field_name="ordered_on", lookup_expr="gte")
+    ordered_to = DateFilter(field_name="ordered_on", lookup_expr="lte")
 
     class Meta:
         model = RectificationOrder

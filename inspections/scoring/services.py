@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.errors import StateConflict
 from enterprises.models import Enterprise, Status
 
 from ..models import FEATURE_NAMES, RiskModel, RiskModelStatus, RiskScore
@@ -85,7 +86,7 @@ def risk_model_adopt(*, model: RiskModel, adopted_by, reason: str, as_of: dt.dat
         raise ValidationError({"reason": _("Adopting a model needs a reason.")})
     model = RiskModel.objects.select_for_update().get(pk=model.pk)
     if model.status != RiskModelStatus.FITTED:
-        raise ValidationError(
+        raise StateConflict(
             _("Only a fitted model that is not yet adopted can be adopted (this one is: %(status)s).")
             % {"status": model.get_status_display()}
         )

@@ -7,20 +7,22 @@ staff with a role get in, as everywhere in the API (the default permission, Staf
 
 from django.db.models import Prefetch, Q
 from django.utils.translation import gettext_lazy as _
-from django_filters import rest_framework as filters
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from common.api_query import ApiFilterSet, BooleanFilter, ChoiceFilter, TextFilter
+
 from ..models import ChecklistItem, Grade, LicenceType, Product
+from .params import ProductClassCodeFilter
 from .serializers import ProductDetailSerializer, ProductSerializer
 
 
-class ProductFilter(filters.FilterSet):
-    product_class = filters.CharFilter(field_name="product_class__code", label=_("product class code"))
-    grade = filters.TypedChoiceFilter(choices=Grade.choices, coerce=int)
-    licence_type = filters.ChoiceFilter(choices=LicenceType.choices)
-    is_active = filters.BooleanFilter()
-    overridden = filters.BooleanFilter(field_name="override_grade", lookup_expr="isnull", exclude=True, label=_("grade overridden"))
-    q = filters.CharFilter(method="search", label=_("name or code contains"))
+class ProductFilter(ApiFilterSet):
+    product_class = ProductClassCodeFilter(field_name="product_class__code", label=_("product class code"))
+    grade = ChoiceFilter(choices=Grade.choices)
+    licence_type = ChoiceFilter(choices=LicenceType.choices)
+    is_active = BooleanFilter()
+    overridden = BooleanFilter(field_name="override_grade", lookup_expr="isnull", exclude=True, label=_("grade overridden"))
+    q = TextFilter(method="search", label=_("name or code contains"))
 
     class Meta:
         model = Product

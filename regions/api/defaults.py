@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 
+from common.api_query import BoundedPageNumberPagination
 from regions.access import ALL_STAFF
 from regions.models import Region
 from regions.selectors import role_and_jurisdiction_of
@@ -55,10 +55,9 @@ class StaffWithRole(BasePermission):
         return staff_scope(request).role in getattr(view, "allowed_roles", ALL_STAFF)
 
 
-class ApiPagination(PageNumberPagination):
+class ApiPagination(BoundedPageNumberPagination):
     """``?page=N&page_size=M``; 50 a page unless asked, never more than 500 (a list of 7,000 enterprises
-    should be walked page by page, not pulled in one response)."""
+    should be walked page by page, not pulled in one response): a larger size is a 400."""
 
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 500

@@ -1,17 +1,9 @@
 """Output shapes of the regions API: a region with one period's snapshot, and a region's snapshots."""
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Colour, Region, RegionSnapshot
-
-
-@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-11", "nullable": True})
-class PeriodField(serializers.Field):
-    """A period (a month, stored as its first day) written YYYY-MM, as everywhere else in the app."""
-
-    def to_representation(self, value):
-        return f"{value:%Y-%m}"
+from .params import PeriodField
 
 
 class RegionSerializer(serializers.ModelSerializer):

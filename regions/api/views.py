@@ -8,28 +8,20 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
-from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
+from common.api_query import query_params
 from regions.api.defaults import api_jurisdiction
 
 from ..map_cache import map_microcache
-from ..models import Level
-from ..periods import parse_period
-from ..selectors import MAP_LEVELS, latest_period, map_feature_collection, map_version, period_state
+from ..selectors import latest_period, map_feature_collection, map_version, period_state
+from .params import MapQuery
 
 
 def _map_params(request):
-    level = request.query_params.get("level", Level.COUNTY)
-    if level not in MAP_LEVELS:
-        raise ValidationError({"level": _("Use one of: %(levels)s.") % {"levels": ", ".join(MAP_LEVELS)}})
-    text = request.query_params.get("period")
-    try:
-        period = parse_period(text) if text else map_microcache.remember(("latest",), latest_period, settings.MAP_MICROCACHE_SECONDS)
-    except ValueError as error:
-        raise ValidationError({"period": str(error)}) from None
-    return level, period
+    params = query_params(MapQuery, request)
+    period = params.get("period") or map_microcache.remember(("latest",), latest_period, settings.MAP_MICROCACHE_SECONDS)
+    return params["level"], period
 
 
 class RegionMapView(APIView):

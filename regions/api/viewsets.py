@@ -7,30 +7,21 @@ towns, the city's staff and superusers see all; a region outside is a 404.
 from django.db.models import F, FilteredRelation, Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.mixins import ListModelMixin
 from rest_framework.viewsets import GenericViewSet, ReadOnlyModelViewSet
 
+from common.api_query import ApiFilterSet, ChoiceFilter, TextFilter, query_params
 from regions.api.defaults import api_jurisdiction
 
-from ..models import Colour, Level, Region, RegionSnapshot
-from ..periods import parse_period
-from ..selectors import MAP_LEVELS, latest_period, within
+from ..models import DIVISION_CODE, Colour, Level, Region, RegionSnapshot
+from ..selectors import latest_period, within
+from .params import DivisionCodeFilter, MapQuery, PeriodFilter, PeriodQuery
 from .serializers import RegionDetailSerializer, RegionSerializer, RegionSnapshotSerializer
 
-REGION_CODE = r"\d{6}|\d{9}|\d{12}"
-PERIOD_INPUTS = ["%Y-%m", "%Y-%m-%d"]
-
-PERIOD_PARAMETER = OpenApiParameter(
-    "period",
-    OpenApiTypes.STR,
-    description="Which month's snapshot to show, YYYY-MM (default: the latest computed).",
-    pattern=r"^\d{4}-\d{2}$",
-)
+REGION_CODE = f"(?:{DIVISION_CODE})"  # a division code in a URL
 
 
 def regions_with_snapshot(regions, *, period):
@@ -48,11 +39,11 @@ def regions_with_snapshot(regions, *, period):
     )
 
 
-class RegionFilter(filters.FilterSet):
-    level = filters.ChoiceFilter(choices=Level.choices)
-    parent = filters.CharFilter(field_name="parent__code", label=_("parent division code"))
-    colour = filters.ChoiceFilter(field_name="colour", choices=Colour.choices, label=_("colour in the period shown"))
-    q = filters.CharFilter(method="search", label=_("name or code contains"))
+class RegionFilter(ApiFilterSet):
+    level = ChoiceFilter(choices=Level.choices)
+    parent = DivisionCodeFilter(field_name="parent__code", label=_("parent division code"))
+    colour = ChoiceFilter(field_name="colour", choices=Colour.choices, label=_("colour in the period shown"))
+    q = TextFilter(method="search", label=_("name or code contains"))
 
     class Meta:
         model = Region
@@ -62,7 +53,7 @@ class RegionFilter(filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(name_en__icontains=value) | Q(code__startswith=value))
 
 
-@extend_schema_view(list=extend_schema(parameters=[PERIOD_PARAMETER]), retrieve=extend_schema(parameters=[PERIOD_PARAMETER]))
+@extend_schema_view(list=extend_schema(parameters=[PeriodQuery]), retrieve=extend_schema(parameters=[PeriodQuery]))
 class RegionViewSet(ReadOnlyModelViewSet):
     """Divisions (city, counties, towns/streets) with the colour, counts and index of one period."""
 
@@ -82,28 +73,19 @@ class RegionViewSet(ReadOnlyModelViewSet):
         return regions_with_snapshot(regions, period=self._period())
 
     def _period(self):
-        text = self.request.query_params.get("period")
-        if not text:
-            return latest_period()
-        try:
-            return parse_period(text)
-        except ValueError as error:
-            raise ValidationError({"period": [str(error)]}) from None
+        return query_params(PeriodQuery, self.request).get("period") or latest_period()
 
 
-class RegionSnapshotFilter(filters.FilterSet):
-    period_from = filters.DateFilter(field_name="period", lookup_expr="gte", input_formats=PERIOD_INPUTS, label=_("from period (YYYY-MM)"))
-    period_to = filters.DateFilter(field_name="period", lookup_expr="lte", input_formats=PERIOD_INPUTS, label=_("to period (YYYY-MM)"))
-    colour = filters.ChoiceFilter(choices=Colour.choices)
+class RegionSnapshotFilter(ApiFilterSet):
+    period_from = PeriodFilter(field_name="period", lookup_expr="gte", label=_("from period (YYYY-MM)"))
+    period_to = PeriodFilter(field_name="period", lookup_expr="lte", label=_("to period (YYYY-MM)"))
+    colour = ChoiceFilter(choices=Colour.choices)
 
     class Meta:
         model = RegionSnapshot
         fields = ["period_from", "period_to", "colour"]
 
 
-@extend_schema_view(
-    list=extend_schema(parameters=[OpenApiParameter("region_code", OpenApiTypes.STR, OpenApiParameter.PATH, description="Division code.")])
-)
 class RegionSnapshotViewSet(ListModelMixin, GenericViewSet):
     """One region's snapshots, newest first: how its colour and index moved month by month."""
 
@@ -128,12 +110,9 @@ class RegionMapViewSchema(OpenApiViewExtension):
     def view_replacement(self):
         @extend_schema(
             summary="Map data: regions of one level as GeoJSON",
-            parameters=[
-                OpenApiParameter("level", OpenApiTypes.STR, enum=list(MAP_LEVELS), default=Level.COUNTY),
-                PERIOD_PARAMETER,
-            ],
+            parameters=[MapQuery],
             responses={
-                200: OpenApiResponse(
+                (200, "application/geo+json"): OpenApiResponse(
                     OpenApiTypes.OBJECT, description="GeoJSON FeatureCollection with colour, counts and index per region."
                 ),
                 304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)."),
