@@ -9,7 +9,10 @@ A column present in the file is authoritative (an empty cell clears an optional 
 from the file leaves the stored values alone.
 
 Given a ``jurisdiction`` (a county administrator's import through the admin), a row naming a town or an
-enterprise outside it is a bad row: one county cannot create, move or change another county's records.
+enterprise outside it is a bad row: one county cannot create, move or change another county's records. A row
+of products made, risk events or spot checks naming another county's enterprise is refused in the words used
+for a credit code nobody has (``enterprise_unknown_message``), so these imports tell nothing about which
+enterprises other counties have.
 
 Every row written gets a history row (who, when, what, why: "import of <file>"), written in bulk as the rows are.
 """
@@ -189,14 +192,20 @@ def enterprise_ids(codes: set[str], jurisdiction: Region | None = None) -> dict[
     }
 
 
-def stored_enterprise(rows: ImportRows, row: int, code: str | None, known: dict[str, int]) -> int | None:
+def enterprise_unknown_message(code: str, jurisdiction: Region | None) -> str:
+    """The refusal of a credit code that no enterprise within reach has: the same words whether nobody has it or
+    another county's enterprise does, so an import cannot be used to find out what exists elsewhere."""
+    if jurisdiction is None:
+        return _("no enterprise has credit code %(code)s: import it with the enterprises first") % {"code": code}
+    return _("no enterprise in your jurisdiction has credit code %(code)s: import it with the enterprises first") % {"code": code}
+
+
+def stored_enterprise(rows: ImportRows, row: int, code: str | None, known: dict[str, int], jurisdiction: Region | None) -> int | None:
+    """The id of the enterprise a row names by its credit code (``known``: ``enterprise_ids``), or None with the row refused."""
     if code is None:
         return None
-    if code not in known:
-        rows.add(row, "credit_code", _("no enterprise has credit code %(code)s: import it with the enterprises first") % {"code": code})
-        return None
-    if known[code] == OUTSIDE:
-        rows.add(row, "credit_code", outside_message(code))
+    if known.get(code, OUTSIDE) == OUTSIDE:
+        rows.add(row, "credit_code", enterprise_unknown_message(code, jurisdiction))
         return None
     return known[code]
 
@@ -390,7 +399,7 @@ def _products_made(rows: ImportRows, *, dry_run: bool, progress: Progress | None
     wanted: dict[tuple[int, int], dict] = {}
     first_rows = FirstRows()
     for row, code, product_id, values, cells in parsed:
-        enterprise_id = stored_enterprise(rows, row, code, known)
+        enterprise_id = stored_enterprise(rows, row, code, known, jurisdiction)
         if enterprise_id and product_id:
             label = f"{code} + {cells.get('product_code')}"
             if not first_rows.seen(rows, row, (enterprise_id, product_id), "product_code", label):
@@ -439,7 +448,7 @@ def _risk_events(rows: ImportRows, *, dry_run: bool, progress: Progress | None, 
     wanted: dict[tuple[int, str, str], dict] = {}
     first_rows = FirstRows()
     for row, code, kind, source_ref, values in parsed:
-        enterprise_id = stored_enterprise(rows, row, code, known)
+        enterprise_id = stored_enterprise(rows, row, code, known, jurisdiction)
         if enterprise_id and kind and source_ref:
             label = f"{code} + {RiskEventKind(kind).label} + {source_ref}"
             if not first_rows.seen(rows, row, (enterprise_id, kind, source_ref), "source_ref", label):

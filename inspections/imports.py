@@ -179,7 +179,7 @@ def _spot_checks(rows: ImportRows, *, dry_run: bool, progress: Progress | None, 
     wanted: dict[str, dict] = {}
     first_rows = FirstRows()
     for row, code, report_number, values in parsed:
-        enterprise_id = stored_enterprise(rows, row, code, known)
+        enterprise_id = stored_enterprise(rows, row, code, known, jurisdiction)
         if report_number and not first_rows.seen(rows, row, report_number, "lab_report_number", report_number):
             wanted[report_number] = {"enterprise_id": enterprise_id, **values}
     if not rows.report.ok:

@@ -298,14 +298,24 @@ def test_a_county_administrator_imports_their_own_countys_rows(county_admin, rec
     assert Enterprise.objects.get(name="新甲企业").town == region_tree.town_a2
 
 
-def test_products_risk_events_and_spot_checks_of_another_countys_enterprise_are_refused(county_admin, records, media):
+def test_products_risk_events_and_spot_checks_of_another_countys_enterprise_are_refused_as_unknown(county_admin, records, media):
+    """Another county's credit code reads exactly like one nobody has: the refusal tells nothing about other counties."""
     theirs, product = records["b"][Enterprise], ProductFactory(code="99001")
-    made = preview(county_admin, Enterprise, "products_made", csv_file(["统一社会信用代码", "产品代码"], [[theirs.credit_code, "99001"]]))
+    nobodys = credit_code(7, prefix="91349902")
+    made = preview(
+        county_admin,
+        Enterprise,
+        "products_made",
+        csv_file(["统一社会信用代码", "产品代码"], [[theirs.credit_code, "99001"], [nobodys, "99001"]]),
+    )
     events = preview(
         county_admin,
         RiskEvent,
         "risk_events",
-        csv_file(["统一社会信用代码", "事件类型", "发生日期", "来源编号"], [[theirs.credit_code, "行政处罚", "2026-01-05", "案-1"]]),
+        csv_file(
+            ["统一社会信用代码", "事件类型", "发生日期", "来源编号"],
+            [[theirs.credit_code, "行政处罚", "2026-01-05", "案-1"], [nobodys, "行政处罚", "2026-01-05", "案-2"]],
+        ),
     )
     checks = preview(
         county_admin,
@@ -313,11 +323,15 @@ def test_products_risk_events_and_spot_checks_of_another_countys_enterprise_are_
         "spot_checks",
         csv_file(
             ["统一社会信用代码", "产品代码", "抽样日期", "检验结论", "报告编号"],
-            [[theirs.credit_code, "99001", "2026-01-05", "合格", "R-1"]],
+            [[theirs.credit_code, "99001", "2026-01-05", "合格", "R-1"], [nobodys, "99001", "2026-01-05", "合格", "R-2"]],
         ),
     )
     for report in (made, events, checks):
-        assert [(p.row, p.column) for p in report.problems if outside_jurisdiction(p.message)] == [(2, "A 统一社会信用代码")]
+        refusals = {(p.row, p.column): p.message for p in report.problems}
+        assert set(refusals) == {(2, "A 统一社会信用代码"), (3, "A 统一社会信用代码")}
+        for_theirs, for_nobodys = refusals[(2, "A 统一社会信用代码")], refusals[(3, "A 统一社会信用代码")]
+        assert for_theirs.replace(theirs.credit_code, "…") == for_nobodys.replace(nobodys, "…")
+        assert "您的辖区内没有" in for_theirs and not outside_jurisdiction(for_theirs)
     assert not EnterpriseProduct.objects.filter(product=product).exists()
 
 
