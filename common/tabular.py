@@ -8,6 +8,9 @@ The import services (``enterprises.imports``, ``inspections.spotchecks.imports``
 accept Chinese and English headers, problems named by row, column and reason in the active language, cell
 parsers (dates as 2025-03-01, 2025/3/1 or Excel date cells; yes/no in either language), and one upsert that
 compares with what is stored, so importing the same file twice changes nothing.
+
+Writing keeps numbers numbers, dates dates and text text: a text that office software would take for a
+formula is marked as text (``xlsx_cell``), so an export is safe to open and imports back unchanged.
 """
 
 import csv
@@ -522,6 +525,31 @@ def excel_value(value: Any) -> Any:
     return str(value)
 
 
+# What office software reads as the start of a formula, or of a formula's argument when a cell is edited or saved
+# as CSV (OWASP's list for CSV injection): a text beginning with one of these is marked as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def xlsx_cell(sheet, value: Any) -> WriteOnlyCell:
+    """A cell holding ``value`` as it is: a text stays text whatever it begins with.
+
+    openpyxl stores any text beginning with "=" as a formula (Cell._bind_value), which Excel, WPS and LibreOffice
+    then evaluate: ``=HYPERLINK(…)`` in an enterprise's name would become a live link, ``=1+1`` in an address a 2
+    (and an empty cell for the importer, which reads cached values). Such a text is written as a string (data
+    type "s", an inline string) with the quote-prefix style, Excel's mark for "typed with a leading apostrophe",
+    so the cell shows and stays the text when edited; the value itself is unchanged and re-imports as it was.
+    """
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    elif isinstance(value, dt.datetime):
+        cell.number_format = "yyyy-mm-dd hh:mm"
+    elif isinstance(value, dt.date):
+        cell.number_format = "yyyy-mm-dd"
+    return cell
+
+
 @dataclass
 class Sheet:
     """One sheet of a workbook: its title, header row and rows (any iterable: streamed)."""
@@ -573,22 +601,13 @@ def _sheet_write(workbook: Workbook, spec: Sheet) -> int:
     bold = Font(bold=True)
     header_cells = []
     for header in headers:
-        cell = WriteOnlyCell(sheet, value=header)
+        cell = xlsx_cell(sheet, header)
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
     count = 0
     for row in rows:
-        values = [excel_value(value) for value in row]
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, dt.datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            elif isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-            cells.append(cell)
-        sheet.append(cells)
+        sheet.append([xlsx_cell(sheet, excel_value(value)) for value in row])
         count += 1
     return count
 

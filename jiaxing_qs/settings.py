@@ -104,11 +104,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (sessions, encoded map responses) ------------------------------------------------
 CACHE_URL = envstr("CACHE_URL")
 if CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    _REDIS = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    CACHES = {"default": _REDIS, "shared": _REDIS | {"KEY_PREFIX": "shared"}}
 elif CACHE_URL:
     raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL or empty (per-process memory), got {CACHE_URL!r}")
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jiaxing-qs"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jiaxing-qs"},
+        # The few values every worker process of this machine must see (the latest logout, regions/map_cache.py).
+        "shared": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "shared-cache")},
+    }
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL")
@@ -203,9 +208,9 @@ MEDIA_ROOT = VAR_DIR / "media"
 # --- Maps -----------------------------------------------------------------------------------
 # Base tiles are optional (offline intranets): empty means county outlines on a plain background.
 MAP_TILE_URL = envstr("MAP_TILE_URL")
-# A repeated map request of one session is answered from the worker's memory for this long (0: off), once the
-# session is found still logged in; another change made in another process (a role, new colours) shows within
-# it. regions/map_cache.py says why.
+# A repeated map request of one session is answered from the worker's memory for this long (0: off), unless
+# someone logged out since (caches["shared"]); another change made in another process (a role, new colours)
+# shows within it. regions/map_cache.py says why.
 MAP_MICROCACHE_SECONDS = envint("MAP_MICROCACHE_SECONDS", 5)
 MAP_TILE_ATTRIBUTION = envstr("MAP_TILE_ATTRIBUTION")
 LEAFLET_CONFIG = {

@@ -6,6 +6,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from common.admin_utils import RuleVersionAdmin, badge
 from common.import_admin import ExportMixin, ImportExportMixin
 
+from .access import manages_staff, staff_grant_problem
 from .admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
 from .imports import REGION_SNAPSHOT_EXPORT, staff_dingtalk_import
 from .models import ColourThresholds, IndexWeights, Region, RegionSnapshot, StaffProfile
@@ -110,10 +111,52 @@ class IndexWeightsAdmin(CityWideAdmin, RuleVersionAdmin):
 
 @admin.register(StaffProfile)
 class StaffProfileAdmin(JurisdictionScopedAdmin, ImportExportMixin, SimpleHistoryAdmin):
+    """Staff, their roles and jurisdictions: administrators manage those of their own jurisdiction
+    (regions.access.staff_grant_problem); supervisors with the view permission read them."""
+
     jurisdiction_path = "jurisdiction"
     importers = (staff_dingtalk_import,)  # 用户名 + 钉钉用户ID: the DingTalk userids of many staff at once
     list_display = ("user", "role", "jurisdiction", "officer_number", "dingtalk_userid", "is_demo")
     list_filter = ("role", ("jurisdiction", admin.RelatedOnlyFieldListFilter), "is_demo")
     search_fields = ("user__username", "user__first_name", "user__last_name", "officer_number", "dingtalk_userid")
-    autocomplete_fields = ("user", "jurisdiction")
     list_select_related = ("user", "jurisdiction")
+
+    def get_autocomplete_fields(self, request):
+        # The user search goes through Django's user admin, which only superusers may open (jiaxing_qs/demo/users.py):
+        # other administrators choose from the list of users they may give a profile.
+        return ("user", "jurisdiction") if request.user.is_superuser else ("jurisdiction",)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user" and not request.user.is_superuser:
+            field.queryset = field.queryset.filter(is_superuser=False)
+        return field
+
+    def _may_manage(self, request, obj) -> bool:
+        if not manages_staff(request.user):
+            return False
+        return obj is None or staff_grant_problem(request.user, user=obj.user, jurisdiction=obj.jurisdiction) is None
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and self._may_manage(request, None)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._may_manage(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._may_manage(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        granter = request.user
+
+        class StaffProfileForm(form):
+            def clean(self):
+                data = super().clean()
+                if data.get("jurisdiction"):
+                    problem = staff_grant_problem(granter, user=data.get("user"), jurisdiction=data["jurisdiction"])
+                    if problem:
+                        self.add_error("jurisdiction", problem)
+                return data
+
+        return StaffProfileForm

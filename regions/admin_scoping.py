@@ -18,7 +18,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 
 from .models import Region, Role, code_prefix
-from .selectors import is_city_wide, jurisdiction_of, role_of
+from .selectors import is_city_wide, jurisdiction_of, lies_within, role_of
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class AdminScope:
     def contains(self, division: Region | None) -> bool:
         if self.everywhere:
             return True
-        return division is not None and self.region is not None and division.code.startswith(code_prefix(self.region.code))
+        return self.region is not None and lies_within(division, self.region)
 
 
 def admin_scope(request) -> AdminScope:

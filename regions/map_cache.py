@@ -7,27 +7,30 @@ the full URL, the encoding and the language asked for. Only responses the view m
 200 that sets no cookie) are kept, so the first request of every session — and every request after an
 entry expires — goes through sessions, authentication and the jurisdiction rules as usual.
 
-A logout shows at once, in whichever process it happened: before answering from memory the session is read
-from the session store every process shares (one query by primary key, or a read of the shared cache with
-CACHE_URL) and must still be live and hold the user and credentials it held when the entry was kept.
-What a hit can miss is bounded by ``MAP_MICROCACHE_SECONDS`` (default 5 s; 0 turns the cache off): a role
-or jurisdiction change or a new colouring made in *another* process shows within that time. In this process
-they show at once: the signals below empty the cache.
+A logout shows at once, in whichever process it happened: every logout writes a new token to the cache all
+processes share (``caches["shared"]``: Redis with CACHE_URL, else files in VAR_DIR, which every worker of the
+one machine sees), and a hit is answered only while the token is the one read before its response was made
+— a small file read (16 µs measured) or one Redis GET. What a hit can miss otherwise is bounded by
+``MAP_MICROCACHE_SECONDS`` (default 5 s; 0 turns the cache off): a role or jurisdiction change, a password
+change or a new colouring made in *another* process shows within that time. In this process they show at
+once: the signals below empty the cache.
 """
 
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from importlib import import_module
 
 from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, user_logged_out
+from django.contrib.auth import user_logged_out
+from django.core.cache import caches
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse, HttpResponseNotModified
 from django.urls import reverse
 
 MAX_ENTRIES = 4096
+LOGOUT_TOKEN_KEY = "map-microcache:logout-token"
 clock = time.monotonic  # module-level so tests can move time on
 HIT_HEADER = "X-Map-Cache"  # "hit" on answers from the micro-cache: visible in a browser's network panel
 
@@ -38,7 +41,7 @@ class CachedResponse:
     content: bytes
     headers: tuple[tuple[str, str], ...]
     etag: str | None
-    login: tuple = ()  # the session's user and credentials hash when the response was made (session_login)
+    logout_token: str | None = None  # logout_token() before the response was made
 
 
 class MapMicroCache:
@@ -61,9 +64,9 @@ class MapMicroCache:
             self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: tuple, response: HttpResponse, seconds: float, login: tuple = ()) -> None:
+    def put(self, key: tuple, response: HttpResponse, seconds: float, logout_token: str | None = None) -> None:
         headers = tuple((name, value) for name, value in response.items() if name.lower() != "set-cookie")
-        entry = CachedResponse(clock() + seconds, response.content, headers, response.get("ETag"), login)
+        entry = CachedResponse(clock() + seconds, response.content, headers, response.get("ETag"), logout_token)
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
@@ -103,9 +106,15 @@ class MapMicroCache:
 map_microcache = MapMicroCache()
 
 
-def session_login(session_data) -> tuple:
-    """Who a session is logged in as: (user id, credentials hash); empty values once it was logged out."""
-    return (session_data.get(SESSION_KEY), session_data.get(HASH_SESSION_KEY))
+def logout_token() -> str | None:
+    """The token of the latest logout in any process (None before the first)."""
+    return caches["shared"].get(LOGOUT_TOKEN_KEY)
+
+
+def logout_recorded(**_signal_kwargs) -> None:
+    """A user logged out here: a new token for every process, and this process's entries gone."""
+    caches["shared"].set(LOGOUT_TOKEN_KEY, uuid.uuid4().hex, timeout=None)
+    map_microcache.clear()
 
 
 class MapMicroCacheMiddleware:
@@ -126,15 +135,14 @@ class MapMicroCacheMiddleware:
         language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)  # the response says its Content-Language
         key = (session_key, request.get_full_path(), gzip_ok, language)
         entry = map_microcache.get(key)
+        token = logout_token()
         if entry is not None:
-            if session_login(import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()) == entry.login:
+            if entry.logout_token == token:
                 return self._answer(request, entry)
-            map_microcache.discard(key)  # logged out (here or in another process): the full path refuses it
+            map_microcache.discard(key)  # someone logged out since, perhaps this session: the full path decides
         response = self.get_response(request)
         if response.status_code == 200 and getattr(response, "microcacheable", False) and not response.cookies:
-            login = session_login(getattr(request, "session", {}))
-            if login[0] is not None:
-                map_microcache.put(key, response, seconds, login)
+            map_microcache.put(key, response, seconds, token)
         return response
 
     @staticmethod
@@ -156,8 +164,8 @@ def _connect_invalidation() -> None:
 
     from .models import ColourThresholds, Region, RegionSnapshot, StaffProfile
 
-    # A login saves the user (last_login): post_save below covers it. A logout saves nothing.
-    user_logged_out.connect(map_microcache.clear, dispatch_uid="map_microcache_logout")
+    # A login saves the user (last_login): post_save below covers it. A logout saves nothing: it says so to all.
+    user_logged_out.connect(logout_recorded, dispatch_uid="map_microcache_logout")
     for model in (get_user_model(), StaffProfile, Region, RegionSnapshot, ColourThresholds):
         for signal in (post_save, post_delete):
             signal.connect(map_microcache.clear, sender=model, dispatch_uid=f"map_microcache_{model.__name__}_{id(signal)}")

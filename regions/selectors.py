@@ -56,6 +56,11 @@ def within(jurisdiction: Region | None) -> Q:
     return Q(code__startswith=code_prefix(jurisdiction.code))
 
 
+def lies_within(division: Region | None, jurisdiction: Region) -> bool:
+    """``within`` for one division at hand: it is the jurisdiction or lies inside it."""
+    return division is not None and division.code.startswith(code_prefix(jurisdiction.code))
+
+
 def periods_available() -> list:
     return list(RegionSnapshot.objects.order_by("-period").values_list("period", flat=True).distinct())
 

@@ -10,6 +10,10 @@ of 200 must not come with another county's records on it.
 Statuses: 200, 403, 404, 405, LOGIN (302 to the login page), MOVED (302 elsewhere: the next page of a flow).
 "Own" is the role's own county (county A for the anonymous visitor, the superuser and the user without a role;
 county B for the outsider, an administrator of county B); "other" is the other county.
+
+The staff administration (who may create and change staff, roles and jurisdictions) has its own matrix at the
+end, ``STAFF_ADMIN``: each case a request on the admin's staff pages and each role's answer, checked together
+with what the request changed.
 """
 
 import datetime as dt
@@ -20,6 +24,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -28,8 +33,9 @@ from enterprises.models import Category
 from inspections.models import CheckResult, Conclusion, DrawArm, InspectionPlan, InspectionTask, PlanStatus, TaskAssignment, TaskStatus
 from inspections.planning.draw import Candidate
 from inspections.planning.services import population_record
+from jiaxing_qs.demo.users import GROUP_OF_ROLE, GROUP_PERMISSIONS
 from products.models import ChecklistItem
-from regions.models import Role
+from regions.models import Role, StaffProfile
 
 from .factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, StaffProfileFactory, UserFactory
 
@@ -349,3 +355,156 @@ def test_list_pages_show_the_users_own_records(client, world):
     assert sides["b"].plan.name in client.get(reverse("inspections:plan-list")).content.decode()
     client.force_login(users[INSPECTOR])
     assert sides["a"].enterprise.name in client.get(reverse("inspections:my-tasks")).content.decode()
+
+
+# --- The staff administration: who creates and changes staff, roles and jurisdictions ------------------------
+#
+# Decision: administrators manage the staff of their own jurisdiction and the divisions inside it — a county's
+# administrators their county's and its towns', never a jurisdiction above their own (so never the administrator
+# role above their own level); the city's administrators, and superusers, everyone's (regions.access). Supervisors
+# read their jurisdiction's staff. Admin pages answer the not-logged-in and non-staff with the admin's login, and a
+# record outside the user's reach with a redirect to the admin index (NOT_FOUND, "perhaps it was deleted?").
+
+ADMIN_LOGIN, NOT_FOUND = "admin login", "not found"
+CITY_ADMINISTRATOR = "city administrator"
+ADMIN_ROLES = (ANON, INSPECTOR, SUPERVISOR, ADMINISTRATOR, OUTSIDER, CITY_ADMINISTRATOR, SUPERUSER, NO_ROLE)
+NOT_STAFF = dict.fromkeys((ANON, INSPECTOR, NO_ROLE), ADMIN_LOGIN)
+
+
+@dataclass(frozen=True)
+class StaffCase:
+    """A request on the staff admin: ``page`` (add, changelist, change, delete) of ``record`` (a profile of county
+    A, county B or the city), posting ``grant`` (whose profile: the newcomer or the superuser; role; where)."""
+
+    page: str
+    expect: dict[str, object]
+    record: str | None = None
+    method: str = "GET"
+    grant: tuple[str, str, str] | None = None
+
+
+def managers(county_a, county_b, city, supervisor=403) -> dict:
+    """Answers for the managing roles: the county A administrator, the outsider (county B), the city's, the superuser."""
+    return NOT_STAFF | {SUPERVISOR: supervisor, ADMINISTRATOR: county_a, OUTSIDER: county_b, CITY_ADMINISTRATOR: city, SUPERUSER: city}
+
+
+STAFF_ADMIN: dict[str, StaffCase] = {
+    "list": StaffCase("changelist", managers(200, 200, 200, supervisor=200)),
+    "add page": StaffCase("add", managers(200, 200, 200)),
+    "add an inspector of a county A town": StaffCase(
+        "add", managers(MOVED, 200, MOVED), method="POST", grant=("newcomer", Role.INSPECTOR, "town_a1")
+    ),
+    "add an administrator of county A": StaffCase(
+        "add", managers(MOVED, 200, MOVED), method="POST", grant=("newcomer", Role.ADMINISTRATOR, "county_a")
+    ),
+    "add a supervisor of the city": StaffCase("add", managers(200, 200, MOVED), method="POST", grant=("newcomer", Role.SUPERVISOR, "city")),
+    "add an administrator of the city": StaffCase(
+        "add", managers(200, 200, MOVED), method="POST", grant=("newcomer", Role.ADMINISTRATOR, "city")
+    ),
+    "give the superuser a county A profile": StaffCase(
+        "add", managers(200, 200, 200) | {SUPERUSER: MOVED}, method="POST", grant=("superuser", Role.INSPECTOR, "county_a")
+    ),
+    "open county A's inspector": StaffCase("change", managers(200, NOT_FOUND, 200, supervisor=200), record="county_a"),
+    "open county B's inspector": StaffCase("change", managers(NOT_FOUND, 200, 200, supervisor=NOT_FOUND), record="county_b"),
+    "open the city's supervisor": StaffCase("change", managers(NOT_FOUND, NOT_FOUND, 200, supervisor=NOT_FOUND), record="city"),
+    "move county A's inspector up to the city": StaffCase(
+        "change", managers(200, NOT_FOUND, MOVED), record="county_a", method="POST", grant=("record", Role.INSPECTOR, "city")
+    ),
+    "make county A's inspector its administrator": StaffCase(
+        "change", managers(MOVED, NOT_FOUND, MOVED), record="county_a", method="POST", grant=("record", Role.ADMINISTRATOR, "county_a")
+    ),
+    "move county B's inspector into county A": StaffCase(
+        "change", managers(NOT_FOUND, 200, MOVED), record="county_b", method="POST", grant=("record", Role.INSPECTOR, "county_a")
+    ),
+    "change the city's supervisor": StaffCase(
+        "change", managers(NOT_FOUND, NOT_FOUND, MOVED), record="city", method="POST", grant=("record", Role.INSPECTOR, "city")
+    ),
+    "delete county A's inspector": StaffCase("delete", managers(MOVED, NOT_FOUND, MOVED), record="county_a", method="POST"),
+    "delete the city's supervisor": StaffCase("delete", managers(NOT_FOUND, NOT_FOUND, MOVED), record="city", method="POST"),
+}
+
+
+def test_every_staff_admin_case_names_each_role():
+    for name, case in STAFF_ADMIN.items():
+        assert set(case.expect) == set(ADMIN_ROLES), f"{name}: give a status for {sorted(set(ADMIN_ROLES) - set(case.expect))}"
+
+
+def test_the_staff_matrix_never_lets_a_county_reach_above_or_beside_itself():
+    for name, case in STAFF_ADMIN.items():
+        if case.method == "POST" and (case.record in ("county_b", "city") or (case.grant and case.grant[2] == "city")):
+            assert case.expect[ADMINISTRATOR] != MOVED, name
+        if case.method == "POST" and (case.record in ("county_a", "city") or (case.grant and case.grant[2] != "county_b")):
+            assert case.expect[OUTSIDER] != MOVED, name
+
+
+def group_rights(user, role: str):
+    """Admin access and the permissions of the demo's group for ``role`` (jiaxing_qs/demo/users.py)."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.user_permissions.set(Permission.objects.filter(GROUP_PERMISSIONS[GROUP_OF_ROLE[role]]))
+    return user
+
+
+@pytest.fixture
+def staff_world(region_tree, inspector, supervisor, administrator, outsider, django_user_model):
+    city_admin = StaffProfileFactory(user=UserFactory(username="city_admin"), role=Role.ADMINISTRATOR, jurisdiction=region_tree.city).user
+    users = {
+        ANON: None,
+        INSPECTOR: inspector,
+        # A supervisor holding every permission of the administrators' group: the rule, not a missing permission, refuses.
+        SUPERVISOR: group_rights(supervisor, Role.ADMINISTRATOR),
+        ADMINISTRATOR: group_rights(administrator, Role.ADMINISTRATOR),
+        OUTSIDER: group_rights(outsider, Role.ADMINISTRATOR),
+        CITY_ADMINISTRATOR: group_rights(city_admin, Role.ADMINISTRATOR),
+        SUPERUSER: django_user_model.objects.create_superuser("root", password="x" * 16),
+        NO_ROLE: django_user_model.objects.create_user("norole", password="x" * 16),
+    }
+    profiles = {
+        "county_a": StaffProfileFactory(user=UserFactory(username="inspector_a9"), role=Role.INSPECTOR, jurisdiction=region_tree.county_a),
+        "county_b": StaffProfileFactory(user=UserFactory(username="inspector_b9"), role=Role.INSPECTOR, jurisdiction=region_tree.county_b),
+        "city": StaffProfileFactory(user=UserFactory(username="city_supervisor"), role=Role.SUPERVISOR, jurisdiction=region_tree.city),
+    }
+    places = {"town_a1": region_tree.town_a1, "county_a": region_tree.county_a, "city": region_tree.city}
+    return users, profiles, places, django_user_model.objects.create_user("newcomer", password="x" * 16)
+
+
+def check_admin_status(response, expected, where: str) -> None:
+    if expected == ADMIN_LOGIN:
+        assert response.status_code == 302 and urlparse(response["Location"]).path == reverse("admin:login"), where
+    elif expected == NOT_FOUND:
+        assert response.status_code == 302 and response["Location"] == reverse("admin:index"), where
+    elif expected == MOVED:
+        assert response.status_code == 302, f"{where}: {response.status_code}, expected a redirect (saved)"
+        assert urlparse(response["Location"]).path not in (reverse("admin:login"), reverse("admin:index")), where
+    else:
+        assert response.status_code == expected, f"{where}: {response.status_code}, expected {expected}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "role"), [(name, role) for name in STAFF_ADMIN for role in ADMIN_ROLES])
+def test_staff_administration(client, staff_world, name, role):
+    users, profiles, places, newcomer = staff_world
+    case = STAFF_ADMIN[name]
+    record = profiles.get(case.record)
+    url = reverse(f"admin:regions_staffprofile_{case.page}", args=[record.pk] if record else None)
+    data = {}
+    if case.grant:
+        whose, granted_role, where = case.grant
+        target = {"newcomer": newcomer, "superuser": users[SUPERUSER], "record": record and record.user}[whose]
+        data = {"user": target.pk, "role": granted_role, "jurisdiction": places[where].pk, "officer_number": "", "phone": "", "_save": "1"}
+    elif case.page == "delete":
+        data = {"post": "yes"}
+    if users[role] is not None:
+        client.force_login(users[role])
+    response = client.post(url, data) if case.method == "POST" else client.get(url)
+    expected = case.expect[role]
+    check_admin_status(response, expected, f"{name}: {role} {case.method} {url}")
+
+    saved = expected == MOVED
+    if case.page == "add" and case.method == "POST":
+        assert StaffProfile.objects.filter(user=target).exists() == saved, f"{name}: {role}"
+    elif case.page == "change" and case.method == "POST":
+        record.refresh_from_db()
+        assert ((record.role, record.jurisdiction) == (granted_role, places[where])) == saved, f"{name}: {role}"
+    elif case.page == "delete":
+        assert StaffProfile.objects.filter(pk=record.pk).exists() != saved, f"{name}: {role}"

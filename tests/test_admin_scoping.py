@@ -27,6 +27,7 @@ from inspections.models import (
     RectificationOrder,
     SpotCheckResult,
 )
+from regions.access import staff_grant_problem
 from regions.admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
 from regions.models import Colour, ColourThresholds, Region, RegionSnapshot, Role, StaffProfile
 
@@ -349,3 +350,39 @@ def test_a_spot_check_report_of_another_county_cannot_be_taken_over(county_admin
     assert [(p.row, p.column) for p in report.problems] == [(2, "E 报告编号")]
     their_check.refresh_from_db()
     assert their_check.enterprise == records["b"][Enterprise]
+
+
+# --- Staff, roles and jurisdictions (the admin's side is in test_access_matrix.py, STAFF_ADMIN) ----------------
+
+
+def test_who_may_give_a_role_where(region_tree, administrator, supervisor, outsider, django_user_model, english):
+    newcomer = django_user_model.objects.create_user("newcomer")
+    root = django_user_model.objects.create_superuser("root", password="x" * 16)
+    city_admin = StaffProfileFactory(role=Role.ADMINISTRATOR, jurisdiction=region_tree.city).user
+
+    def allowed(granter, where, user=newcomer) -> bool:
+        return staff_grant_problem(granter, user=user, jurisdiction=where) is None
+
+    assert allowed(administrator, region_tree.county_a) and allowed(administrator, region_tree.town_a2)
+    assert not allowed(administrator, region_tree.county_b) and not allowed(administrator, region_tree.town_b1)
+    assert not allowed(administrator, region_tree.city)
+    assert allowed(outsider, region_tree.town_b1) and not allowed(outsider, region_tree.town_a1)
+    assert all(allowed(city_admin, where) for where in (region_tree.city, region_tree.county_a, region_tree.town_b2))
+    assert not allowed(supervisor, region_tree.town_a1), "supervisors manage no one"
+    assert not allowed(administrator, region_tree.county_a, user=root) and allowed(root, region_tree.city, user=root)
+    assert staff_grant_problem(administrator, user=newcomer, jurisdiction=region_tree.city) == (
+        f"You can give a jurisdiction within yours only ({region_tree.county_a.name} and the divisions inside it)."
+    )
+
+
+def test_a_county_administrator_chooses_users_from_a_list_without_superusers_or_other_counties(
+    county_admin, records, region_tree, django_user_model
+):
+    django_user_model.objects.create_superuser("root", password="x" * 16)
+    newcomer = django_user_model.objects.create_user("newcomer")
+    form = county_admin.get(url(StaffProfile, "add")).context["adminform"].form
+    assert type(form.fields["user"].widget.widget).__name__ == "Select", "Django's user search is for superusers only"
+    offered = set(form.fields["user"].queryset.values_list("username", flat=True))
+    assert newcomer.username in offered and {"officer_a1", "officer_a2"} <= offered
+    assert not {"root", "officer_b1", "officer_b2", "outsider"} & offered
+    assert set(form.fields["jurisdiction"].queryset) == {region_tree.county_a, region_tree.town_a1, region_tree.town_a2}

