@@ -7,7 +7,8 @@ definition that validates it, so that the schema and the API cannot drift apart:
 
 - ``ApiFilterSet`` with ``IdFilter`` (an integer id in range), ``CodeFilter`` (a code of a given form),
   ``TextFilter`` (free text, empty means no filter), ``ChoiceFilter``, ``BooleanFilter`` (``true``/``false``)
-  and ``DateFilter`` (``YYYY-MM-DD``). A parameter given empty (``?town=``) is refused, except free text.
+  and ``DateFilter`` (``YYYY-MM-DD``). A parameter given empty (``?town=``) is refused, except free text,
+  and so is one given twice (``?status=a&status=b``: Django would quietly keep the last).
 - ``OrderingFilter``: ``?ordering=name,-id`` over the view's ``ordering_fields`` only; any other is a 400.
 - ``BoundedPageNumberPagination``: ``page`` ≥ 1 and ``1 ≤ page_size ≤ max_page_size``, else a 400; a page
   past the end stays a 404.
@@ -31,6 +32,15 @@ ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 NO_NUL = r"^[^\x00]*$"  # neither database stores a NUL character in text; Django's form fields refuse it
 
 BLANK = _("Give a value, or leave the parameter out.")
+ONCE = _("Give this parameter once.")
+
+
+def single_value(query, name: str) -> str | None:
+    """The one value of ``name`` in a query string (None when absent); a 400 when it is given more than once."""
+    values = query.getlist(name)
+    if len(values) > 1:
+        raise ValidationError({name: [ONCE]})
+    return values[0] if values else None
 
 
 def blank_refused(field_class):
@@ -138,8 +148,20 @@ class DateFilter(filters.Filter):
 STRICT_FILTERS = (IdFilter, CodeFilter, TextFilter, ChoiceFilter, BooleanFilter, DateFilter)
 
 
+class _EachOnce(forms.Form):
+    def clean(self):
+        for name in self.fields:
+            if len(self.data.getlist(name)) > 1:
+                self.add_error(name, ONCE)
+        return super().clean()
+
+
 class ApiFilterSet(filters.FilterSet):
     """The filters of an API list. Use only the strict filters above (tests/test_api_params.py checks it)."""
+
+    def get_form_class(self):
+        form = super().get_form_class()
+        return type(form.__name__, (_EachOnce, form), {})
 
 
 # --- Ordering ---------------------------------------------------------------------------------------
@@ -156,7 +178,7 @@ class OrderingFilter(DrfOrderingFilter):
         return [term for field in fields for term in (field, f"-{field}")]
 
     def get_ordering(self, request, queryset, view):
-        text = request.query_params.get(self.ordering_param)
+        text = single_value(request.query_params, self.ordering_param)
         if text is None:
             return self.get_default_ordering(view)
         allowed = self.ordering_terms(view)
@@ -184,7 +206,7 @@ class OrderingFilter(DrfOrderingFilter):
 
 
 def _whole_number(request, name: str, *, minimum: int, maximum: int | None = None) -> int | None:
-    text = request.query_params.get(name)
+    text = single_value(request.query_params, name)
     if text is None:
         return None
     field = WholeNumberField(min_value=minimum, max_value=maximum)
@@ -239,11 +261,8 @@ def query_params(serializer_class, request) -> dict:
     view also gives drf-spectacular (``extend_schema(parameters=[serializer_class])``) so the two agree."""
     serializer = serializer_class(data=request.query_params)
     # DRF reads an empty value in a query string as "left out" (its HTML-form rule); here it is an error, as for filters.
-    blank = [
-        name
-        for name, field in serializer.fields.items()
-        if request.query_params.get(name) == "" and not getattr(field, "allow_blank", False)
-    ]
+    given = {name: single_value(request.query_params, name) for name in serializer.fields}
+    blank = [name for name, value in given.items() if value == "" and not getattr(serializer.fields[name], "allow_blank", False)]
     if blank:
         raise ValidationError({name: [BLANK] for name in blank})
     serializer.is_valid(raise_exception=True)

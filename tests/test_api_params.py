@@ -142,6 +142,22 @@ def test_a_parameter_given_empty_is_a_400_not_no_filter(root, url, name):
     assert_invalid(root.get(url, {name: ""}), name)
 
 
+@pytest.mark.parametrize(
+    ("url", "query", "name"),
+    [
+        ("/api/risk-events/", "enterprise=abc&enterprise=1", "enterprise"),  # Django would keep the last, a good one
+        ("/api/enterprises/", "status=active&status=closed", "status"),
+        ("/api/enterprises/", "ordering=name&ordering=-id", "ordering"),
+        ("/api/enterprises/", "page=1&page=2", "page"),
+        ("/api/enterprises/", "page_size=5&page_size=10", "page_size"),
+        ("/api/regions/map/", "period=2026-10&period=2026-11", "period"),
+        ("/api/enterprises/priorities/", "bbox=0,0,1,1&bbox=0,0,2,2", "bbox"),
+    ],
+)
+def test_a_parameter_given_twice_is_a_400(root, url, query, name):
+    assert_invalid(root.get(f"{url}?{query}"), name)
+
+
 def test_an_empty_search_means_no_filter(staff):
     assert len(ids(staff.get("/api/enterprises/", {"q": ""}))) == 2
 
