@@ -60,8 +60,11 @@ class RuleVersion(models.Model):
         """A new version must change something: one identical to the version it would replace would only
         recompute everything under the same rules (and clutter the history). The refusal, or None. (Not part of
         ``clean``: an unchanged draft is a fine thing to simulate.)"""
-        replaced = type(self).objects.filter(valid_from__lte=self.valid_from or timezone.now()).order_by("-valid_from", "-id").first()
-        if replaced is None or replaced.pk == self.pk or replaced.rule_values() != self.rule_values():
+        try:
+            replaced = type(self).in_force(self.valid_from)
+        except type(self).DoesNotExist:
+            return None
+        if replaced.pk == self.pk or replaced.rule_values() != self.rule_values():
             return None
         return ValidationError(
             _("These values are those of the version in force since %(day)s: nothing would change. Change at least one value.")

@@ -111,21 +111,20 @@ def test_the_comparison_is_with_the_version_in_force_when_the_new_one_starts(his
 
 
 def test_the_admin_refuses_an_unchanged_version_and_keeps_the_form(client_en, django_user_model):
-    client = client_en
     admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-12345678")
-    client.force_login(admin_user)
+    client_en.force_login(admin_user)
     before = ColourThresholds.objects.count()
     current = ColourThresholds.in_force()
     data = {name: current.rule_values()[name] for name in ("yellow_from", "orange_from", "red_from", "min_enterprises")}
     now = timezone.localtime()
-    page = client.post(
+    page = client_en.post(
         "/admin/regions/colourthresholds/add/",
         data | {"valid_from_0": now.date().isoformat(), "valid_from_1": now.strftime("%H:%M:%S"), "reason": "no change"},
     )
     assert page.status_code == 200 and "nothing would change" in page.content.decode()
     assert ColourThresholds.objects.count() == before
     data["red_from"] = "21"
-    page = client.post(
+    page = client_en.post(
         "/admin/regions/colourthresholds/add/",
         data | {"valid_from_0": now.date().isoformat(), "valid_from_1": now.strftime("%H:%M:%S"), "reason": "more red towns"},
     )
