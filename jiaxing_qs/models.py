@@ -29,6 +29,7 @@ class PipelineRun(models.Model):
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     trigger = models.CharField(_("started by"), max_length=100, blank=True)
+    parts = models.PositiveIntegerField(_("county parts per split stage"), default=0)
 
     class Meta:
         verbose_name = _("pipeline run")

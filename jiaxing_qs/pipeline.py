@@ -170,8 +170,8 @@ def regions_recolour(as_of: dt.date) -> dict:
 # --- Progress: every stage and county part reports where it ran and how it ended (PipelineStep). ----------------
 
 
-def pipeline_run_begin(as_of: dt.date, *, trigger: str = "") -> PipelineRun:
-    return PipelineRun.objects.create(as_of=as_of, trigger=trigger[:100])
+def pipeline_run_begin(as_of: dt.date, *, trigger: str = "", parts: int = 0) -> PipelineRun:
+    return PipelineRun.objects.create(as_of=as_of, trigger=trigger[:100], parts=parts)
 
 
 def _step(run_id: int, stage: str, county_id: int | None):

@@ -131,7 +131,7 @@ def run_pipeline(as_of: dt.date | None = None, *, timeout: float = 3600, trigger
 def pipeline_start(as_of: dt.date | None = None, *, trigger: str = ""):
     """Start a recorded run (PipelineRun): the run and the AsyncResult of its chain."""
     as_of = as_of or timezone.localdate()
-    run = pipeline_run_begin(as_of, trigger=trigger)
+    run = pipeline_run_begin(as_of, trigger=trigger, parts=len(stage_parts()))
     return run, pipeline_signature(as_of, run.pk).apply_async()
 
 

@@ -121,3 +121,13 @@ def test_the_unsplit_rules_still_serve_the_feedback_of_one_enterprise(city):
     report = enterprises_classify(as_of=AS_OF, enterprise_ids=[city["b2_risk"].pk])
     assert report["became_risk"] == 1 and "risk in all" in report["message"]
     assert "key-supervised" in enterprises_categorise(enterprise_ids=[city["b2_risk"].pk], as_of=AS_OF)["message"]
+
+
+def test_the_admin_shows_each_run_with_its_stages_and_county_parts(city, admin_client):
+    run_pipeline(AS_OF, trigger="nightly schedule")
+    run = PipelineRun.objects.get()
+    listing = admin_client.get("/admin/jiaxing_qs/pipelinerun/").content.decode()
+    assert "10/10 · classify_enterprises 2/2 · categorise_enterprises 2/2" in listing
+    page = admin_client.get(f"/admin/jiaxing_qs/pipelinerun/{run.pk}/change/").content.decode()
+    assert "甲区" in page and "乙县" in page and "in-process" in page
+    assert admin_client.post("/admin/jiaxing_qs/pipelinerun/add/").status_code == 403
