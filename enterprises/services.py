@@ -33,7 +33,9 @@ def risk_window(as_of: dt.date, policy: SupervisionPolicy) -> tuple[dt.date, dt.
     return years_before(as_of, policy.risk_window_years), as_of
 
 
-def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_ids: list[int] | None = None) -> None:
+def _rebuild_risk_reasons(
+    as_of: dt.date, policy: SupervisionPolicy, enterprise_ids: list[int] | None = None, county_id: int | None = None
+) -> None:
     """Bring the reasons to those in force on ``as_of`` (of every enterprise, or of the given ones): the wanted
     rows are computed once into a temporary table, then stale rows are deleted, changed ones updated and
     missing ones inserted, so a run that changes nothing writes nothing."""
@@ -44,6 +46,8 @@ def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_
     licence_problems = EnterpriseProduct.objects.filter(licence_problem_q(as_of))
     if enterprise_ids is not None:
         licence_problems = licence_problems.filter(enterprise_id__in=enterprise_ids)
+    if county_id is not None:
+        licence_problems = licence_problems.filter(enterprise__town__parent_id=county_id)
     licence_reasons = (
         licence_problems.annotate(
             reason_kind=Case(
@@ -56,14 +60,11 @@ def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_
         .values_list("enterprise_id", "reason_kind", "n", "last")
     )
     licence_sql, licence_params = licence_reasons.query.sql_with_params()
-    only_events, only_params = "", []
-    placeholders = ", ".join(["%s"] * len(enterprise_ids or [])) or "NULL"
-    if enterprise_ids is not None:
-        only_events, only_params = f" AND e.enterprise_id IN ({placeholders})", list(enterprise_ids)
+    only_events, only_params = _scope_sql("e.enterprise_id", enterprise_ids, county_id)
     # Deleting every reason and inserting them again rewrote a quarter of a million rows (and their indexes) on
     # each run at a million enterprises, even when nothing had changed.
     wanted, same_reason = "jqs_wanted_reasons", f"w.enterprise_id = {reasons}.enterprise_id AND w.kind = {reasons}.kind"
-    only_reasons = f" AND {reasons}.enterprise_id IN ({placeholders})" if enterprise_ids is not None else ""
+    only_reasons, reason_params = _scope_sql(f"{reasons}.enterprise_id", enterprise_ids, county_id)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {wanted} AS "
@@ -74,7 +75,9 @@ def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_
         )
         # SQLite builds no index of its own for the correlated NOT EXISTS below: without this one it is quadratic.
         cursor.execute(f"CREATE INDEX {wanted}_key ON {wanted} (enterprise_id, kind)")
-        cursor.execute(f"DELETE FROM {reasons} WHERE NOT EXISTS (SELECT 1 FROM {wanted} w WHERE {same_reason}){only_reasons}", only_params)
+        cursor.execute(
+            f"DELETE FROM {reasons} WHERE NOT EXISTS (SELECT 1 FROM {wanted} w WHERE {same_reason}){only_reasons}", reason_params
+        )
         cursor.execute(
             f"UPDATE {reasons} SET count = w.count, last_on = w.last_on FROM {wanted} w WHERE {same_reason} "
             f"AND ({reasons}.count <> w.count OR COALESCE({reasons}.last_on, %s) <> COALESCE(w.last_on, %s))",
@@ -87,6 +90,19 @@ def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_
             f"FROM {wanted} w WHERE true ON CONFLICT (enterprise_id, kind) DO NOTHING"
         )
         cursor.execute(f"DROP TABLE {wanted}")
+
+
+def _scope_sql(column: str, enterprise_ids: list[int] | None, county_id: int | None) -> tuple[str, list]:
+    """ " AND <column> IN …" limiting a statement to the given enterprises and/or one county's (a pipeline part)."""
+    sql, params = "", []
+    if enterprise_ids is not None:
+        sql += f" AND {column} IN ({', '.join(['%s'] * len(enterprise_ids)) or 'NULL'})"
+        params += list(enterprise_ids)
+    if county_id is not None:
+        enterprises, towns = Enterprise._meta.db_table, Region._meta.db_table
+        sql += f" AND {column} IN (SELECT s.id FROM {enterprises} s JOIN {towns} t ON t.id = s.town_id WHERE t.parent_id = %s)"
+        params.append(county_id)
+    return sql, params
 
 
 # --- Audit (STYLE 7): the set-based UPDATEs below bypass model signals, so the rules record their changes
@@ -128,7 +144,7 @@ def _state_changes_record(cursor, source: str, source_params: list, *, field: St
     )
 
 
-def _class_changes_record(*, at, as_of: dt.date, policy: SupervisionPolicy) -> None:
+def _class_changes_record(*, at, as_of: dt.date, policy: SupervisionPolicy, county_id: int | None = None) -> None:
     """A StateChange for each enterprise the classing UPDATEs have just stamped ``classified_at = at`` (exactly those
     whose class changed). Written after them rather than before: finding the rows about to change would repeat
     the UPDATEs' own search, doubling the cost of a run, while the stamp finds them through its index. A class
@@ -138,11 +154,13 @@ def _class_changes_record(*, at, as_of: dt.date, policy: SupervisionPolicy) -> N
         no_reason = f"{_('No risk event within the risk window.')} ({start.isoformat()} – {end.isoformat()})"
     reasons_sql, reasons_params = _reasons_text("c.id")
     risk, non_risk = RiskClass.RISK.value, RiskClass.NON_RISK.value
+    # Another county's part may run at the same moment on another worker: its own rows only.
+    in_county, county_params = _scope_sql("c.id", None, county_id)
     with connection.cursor() as cursor:
         _state_changes_record(
             cursor,
-            f"{Enterprise._meta.db_table} c WHERE c.classified_at = %s",
-            [connection.ops.adapt_datetimefield_value(at)],
+            f"{Enterprise._meta.db_table} c WHERE c.classified_at = %s{in_county}",
+            [connection.ops.adapt_datetimefield_value(at), *county_params],
             field=StateField.RISK_CLASS,
             old=("CASE WHEN c.risk_class = %s THEN %s ELSE %s END", [risk, non_risk, risk]),
             new=("c.risk_class", []),
@@ -152,12 +170,15 @@ def _class_changes_record(*, at, as_of: dt.date, policy: SupervisionPolicy) -> N
         )
 
 
-def _enterprises(enterprise_ids: list[int] | None):
-    return Enterprise.objects.all() if enterprise_ids is None else Enterprise.objects.filter(id__in=enterprise_ids)
+def _enterprises(enterprise_ids: list[int] | None, county_id: int | None = None):
+    enterprises = Enterprise.objects.all() if enterprise_ids is None else Enterprise.objects.filter(id__in=enterprise_ids)
+    return enterprises if county_id is None else enterprises.filter(town__parent_id=county_id)
 
 
 @transaction.atomic
-def enterprises_classify(*, as_of: dt.date, policy: SupervisionPolicy | None = None, enterprise_ids: list[int] | None = None) -> dict:
+def enterprises_classify(
+    *, as_of: dt.date, policy: SupervisionPolicy | None = None, enterprise_ids: list[int] | None = None, county_id: int | None = None
+) -> dict:
     """企业分类: an enterprise is a risk enterprise when, within the risk window ending on ``as_of``, it had
     any risk event (non-conforming spot check, overdue rectification or failed re-inspection, verified
     complaint, incident, recall, penalty, licence problem), or it makes a product needing a production
@@ -166,17 +187,25 @@ def enterprises_classify(*, as_of: dt.date, policy: SupervisionPolicy | None = N
     The reasons are kept per enterprise (RiskReason), and each change of class is recorded (StateChange, with
     the reasons or the empty window as its why). A fixed handful of statements for any number of enterprises;
     running it again changes nothing. ``enterprise_ids`` limits it to those enterprises (the feedback of a new
-    result), with the same rule.
+    result), ``county_id`` to one county's (the pipeline's part of a stage run on a worker), with the same rule:
+    the parts together leave the same state as one run over all.
     """
     policy = policy or SupervisionPolicy.in_force()
-    _rebuild_risk_reasons(as_of, policy, enterprise_ids)
-    enterprises = _enterprises(enterprise_ids)
+    _rebuild_risk_reasons(as_of, policy, enterprise_ids, county_id)
+    enterprises = _enterprises(enterprise_ids, county_id)
     has_reason = Exists(RiskReason.objects.filter(enterprise=OuterRef("pk")))
     now = timezone.now()
     became_risk = enterprises.filter(has_reason).exclude(risk_class=RiskClass.RISK).update(risk_class=RiskClass.RISK, classified_at=now)
     became_non_risk = enterprises.filter(~has_reason, risk_class=RiskClass.RISK).update(risk_class=RiskClass.NON_RISK, classified_at=now)
     if became_risk or became_non_risk:
-        _class_changes_record(at=now, as_of=as_of, policy=policy)
+        _class_changes_record(at=now, as_of=as_of, policy=policy, county_id=county_id)
+    if county_id is not None:  # a pipeline part: its own changes; the stage's join reports the totals
+        return {"county": county_id, "became_risk": became_risk, "became_non_risk": became_non_risk}
+    return classify_report(as_of, became_risk=became_risk, became_non_risk=became_non_risk)
+
+
+def classify_report(as_of: dt.date, *, became_risk: int, became_non_risk: int) -> dict:
+    """What a classing run (or the sum of its county parts) reports, with the risk enterprises now in all."""
     risk_total = Enterprise.objects.filter(status=Status.ACTIVE, risk_class=RiskClass.RISK).count()
     return {
         "as_of": as_of.isoformat(),
@@ -218,13 +247,18 @@ def _category_changes_record(cursor, changes: str, *, as_of: dt.date) -> None:
 
 @transaction.atomic
 def enterprises_categorise(
-    *, policy: SupervisionPolicy | None = None, enterprise_ids: list[int] | None = None, as_of: dt.date | None = None
+    *,
+    policy: SupervisionPolicy | None = None,
+    enterprise_ids: list[int] | None = None,
+    as_of: dt.date | None = None,
+    county_id: int | None = None,
 ) -> dict:
     """监管类别判定: the highest grade among the products an enterprise makes × its risk class decides its
     supervision category (high×risk tightened, high×non-risk and medium×risk routine, medium×non-risk and
     low×risk responsibility, low×non-risk credit, by default). An enterprise making no graded product
     counts as low grade. A fixed handful of statements (one UPDATE) for any number of enterprises; each change
-    of category is recorded (StateChange "grade × class", as of ``as_of``, default today).
+    of category is recorded (StateChange "grade × class", as of ``as_of``, default today). ``enterprise_ids`` and
+    ``county_id`` limit it as in ``enterprises_classify``.
     """
     policy = policy or SupervisionPolicy.in_force()
     as_of = as_of or timezone.localdate()
@@ -232,7 +266,7 @@ def enterprises_categorise(
     # enterprises that change, then written by one UPDATE … FROM. A subquery per enterprise, and writing the
     # grade and then the category in two passes, took minutes at a million enterprises.
     fresh = (
-        _enterprises(enterprise_ids)
+        _enterprises(enterprise_ids, county_id)
         .order_by()
         .values("id", "max_grade", "category", "risk_class")
         .annotate(top=Max("made__product__grade"))
@@ -252,6 +286,13 @@ def enterprises_categorise(
             _category_changes_record(cursor, changes, as_of=as_of)
         cursor.execute(f"UPDATE {table} SET max_grade = c.top, category = c.new_category FROM {changes} c WHERE c.id = {table}.id")
         cursor.execute(f"DROP TABLE {changes}")
+    if county_id is not None:  # a pipeline part: its own changes; the stage's join reports the totals
+        return {"county": county_id, "changed": changed}
+    return categorise_report(changed=changed)
+
+
+def categorise_report(*, changed: int) -> dict:
+    """What a categorising run (or the sum of its county parts) reports, with the key-supervised enterprises now."""
     key = Enterprise.objects.filter(status=Status.ACTIVE, category__in=[Category.TIGHTENED, Category.ROUTINE]).count()
     return {
         "changed": changed,

@@ -5,23 +5,38 @@ grade products → class enterprises (+ reasons) → supervision categories → 
 
 Stages run as one Celery chain: in-process when no broker is configured, on workers otherwise. Each
 stage returns a summary dict (with a human ``message``) that the chain accumulates into a report.
+
+The stages whose work is per enterprise and heavy at a province's million (classing, categorising) are split
+by county: one task per county-level division, run by whichever workers are free on whichever hosts, then
+joined (a chord) before the next stage. A county's part is the same rule limited to that county's enterprises,
+idempotent, so a part delivered twice (a worker lost mid-run, ``acks_late``) leaves the same state, and the
+parts together leave what one run over every enterprise leaves. Each part's progress is kept (PipelineStep).
 """
 
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from enterprises.models import SupervisionPolicy
 from enterprises.selectors import town_risk_counts
-from enterprises.services import enterprises_categorise, enterprises_classify, towns_place_at_enterprise_centres
+from enterprises.services import (
+    categorise_report,
+    classify_report,
+    enterprises_categorise,
+    enterprises_classify,
+    towns_place_at_enterprise_centres,
+)
 from inspections.scoring.services import enterprises_score, risk_model_fit_monthly
 from inspections.spotchecks.selectors import town_quality_counts
 from inspections.spotchecks.services import products_failure_rates_refresh, risk_events_record_from_spot_checks
+from jiaxing_qs.models import PipelineRun, PipelineStep, StepState
 from products.models import GradingPolicy
 from products.services import products_grade
-from regions.models import ColourThresholds, IndexWeights
+from regions.models import ColourThresholds, IndexWeights, Level, Region
 from regions.periods import months_before, period_of
 from regions.services import region_indexes_update, region_snapshots_update
 
@@ -38,12 +53,20 @@ def _grade_products(as_of: dt.date) -> dict:
     return products_grade(policy=GradingPolicy.in_force_on(as_of))
 
 
-def _classify_enterprises(as_of: dt.date) -> dict:
-    return enterprises_classify(as_of=as_of, policy=SupervisionPolicy.in_force_on(as_of))
+def _classify_enterprises(as_of: dt.date, county_id: int | None = None) -> dict:
+    return enterprises_classify(as_of=as_of, policy=SupervisionPolicy.in_force_on(as_of), county_id=county_id)
 
 
-def _categorise_enterprises(as_of: dt.date) -> dict:
-    return enterprises_categorise(policy=SupervisionPolicy.in_force_on(as_of), as_of=as_of)
+def _classify_joined(as_of: dt.date, parts: list[dict]) -> dict:
+    return classify_report(as_of, **{key: sum(part[key] for part in parts) for key in ("became_risk", "became_non_risk")})
+
+
+def _categorise_enterprises(as_of: dt.date, county_id: int | None = None) -> dict:
+    return enterprises_categorise(policy=SupervisionPolicy.in_force_on(as_of), as_of=as_of, county_id=county_id)
+
+
+def _categorise_joined(as_of: dt.date, parts: list[dict]) -> dict:
+    return categorise_report(changed=sum(part["changed"] for part in parts))
 
 
 def _place_towns(as_of: dt.date) -> dict:
@@ -73,15 +96,21 @@ def _score_enterprises(as_of: dt.date) -> dict:
 @dataclass(frozen=True)
 class Stage:
     name: str
-    run: Callable[[dt.date], dict]
+    run: Callable[..., dict]  # (as_of) → summary; a split stage's also takes county_id (one county's part)
+    # A split stage: the summaries of its county parts → the stage's summary (None: the stage runs as one task).
+    join: Callable[[dt.date, list[dict]], dict] | None = None
+
+    @property
+    def split(self) -> bool:
+        return self.join is not None
 
 
 STAGES = (
     Stage("record_spot_check_events", _record_spot_check_events),
     Stage("refresh_failure_rates", _refresh_failure_rates),
     Stage("grade_products", _grade_products),
-    Stage("classify_enterprises", _classify_enterprises),
-    Stage("categorise_enterprises", _categorise_enterprises),
+    Stage("classify_enterprises", _classify_enterprises, join=_classify_joined),
+    Stage("categorise_enterprises", _categorise_enterprises, join=_categorise_joined),
     Stage("place_towns", _place_towns),
     Stage("colour_regions", _colour_regions),
     Stage("compute_index", _compute_index),
@@ -92,7 +121,22 @@ STAGES_BY_NAME = {stage.name: stage for stage in STAGES}
 
 
 def run_stage(name: str, as_of: dt.date) -> dict:
+    """A whole stage in this process (a split stage over every enterprise at once)."""
     return {"stage": name, **STAGES_BY_NAME[name].run(as_of)}
+
+
+def run_stage_part(name: str, as_of: dt.date, county_id: int) -> dict:
+    """One county's part of a split stage."""
+    return STAGES_BY_NAME[name].run(as_of, county_id=county_id)
+
+
+def join_stage(name: str, as_of: dt.date, parts: list[dict]) -> dict:
+    return {"stage": name, **STAGES_BY_NAME[name].join(as_of, parts)}
+
+
+def stage_parts() -> list[int]:
+    """The county-level divisions a split stage is cut into: those with towns (every enterprise is in a town)."""
+    return list(Region.objects.filter(level=Level.COUNTY, children__isnull=False).distinct().order_by("code").values_list("pk", flat=True))
 
 
 def month_ends_before(day: dt.date, months: int) -> list[dt.date]:
@@ -121,3 +165,71 @@ def regions_recolour(as_of: dt.date) -> dict:
     colours = _colour_regions(as_of)
     _compute_index(as_of)
     return {"as_of": as_of.isoformat(), "colours": colours["message"]}
+
+
+# --- Progress: every stage and county part reports where it ran and how it ended (PipelineStep). ----------------
+
+
+def pipeline_run_begin(as_of: dt.date, *, trigger: str = "", parts: int = 0) -> PipelineRun:
+    return PipelineRun.objects.create(as_of=as_of, trigger=trigger[:100], parts=parts)
+
+
+def _step(run_id: int, stage: str, county_id: int | None):
+    return PipelineStep.objects.filter(run_id=run_id, stage=stage, county_id=county_id)
+
+
+def step_started(run_id: int | None, stage: str, county_id: int | None, *, host: str) -> None:
+    """A stage or part begins (again, when redelivered: one more attempt on the same row)."""
+    if run_id is None:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        _row, created = PipelineStep.objects.select_for_update().get_or_create(
+            run_id=run_id, stage=stage, county_id=county_id, defaults={"host": host, "started_at": now, "attempts": 1}
+        )
+        if not created:
+            _step(run_id, stage, county_id).update(
+                state=StepState.RUNNING, host=host, started_at=now, finished_at=None, error="", attempts=F("attempts") + 1
+            )
+
+
+def step_finished(run_id: int | None, stage: str, county_id: int | None, summary: dict) -> None:
+    if run_id is not None:
+        _step(run_id, stage, county_id).update(state=StepState.DONE, finished_at=timezone.now(), summary=summary)
+
+
+def step_failed(run_id: int | None, stage: str, county_id: int | None, error: BaseException) -> None:
+    if run_id is not None:
+        _step(run_id, stage, county_id).update(state=StepState.FAILED, finished_at=timezone.now(), error=repr(error)[:2000])
+
+
+def parts_done(run_id: int, stage: str) -> dict[int, dict]:
+    """The summaries of a split stage's county parts that have finished, by county."""
+    steps = PipelineStep.objects.filter(run_id=run_id, stage=stage, county__isnull=False, state=StepState.DONE)
+    return dict(steps.values_list("county_id", "summary"))
+
+
+def pipeline_run_finished(run_id: int | None) -> None:
+    if run_id is not None:
+        PipelineRun.objects.filter(pk=run_id).update(finished_at=timezone.now())
+
+
+def run_progress(run_id: int) -> list[dict]:
+    """Each stage of a run as far as it has come: state, parts done of all, the workers that ran them."""
+    steps = list(PipelineStep.objects.filter(run_id=run_id).select_related("county"))
+    progress = []
+    for stage in STAGES:
+        mine = [step for step in steps if step.stage == stage.name]
+        parts = [step for step in mine if step.county_id is not None]
+        progress.append(
+            {
+                "stage": stage.name,
+                "split": stage.split,
+                "done": sum(step.state == StepState.DONE for step in (parts or mine)),
+                "running": sorted(step.county.name if step.county else stage.name for step in mine if step.state == StepState.RUNNING),
+                "failed": sum(step.state == StepState.FAILED for step in mine),
+                "hosts": sorted({step.host for step in mine if step.host}),
+                "redelivered": sum(step.attempts > 1 for step in mine),
+            }
+        )
+    return progress

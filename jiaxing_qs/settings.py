@@ -137,7 +137,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 24 * 3600
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# One beat sends, however many run (jiaxing_qs/beat.py): the lock in the broker's Redis, or BEAT_LOCK_URL.
+CELERY_BEAT_SCHEDULER = "jiaxing_qs.beat:SingleBeatScheduler"
+CELERY_BEAT_SYNC_EVERY = 1  # each send's last-run time is written at once: a beat taking over never sends it again
+BEAT_LOCK_URL = envstr("BEAT_LOCK_URL")
+BEAT_LOCK_SECONDS = envint("BEAT_LOCK_SECONDS", 30)
+# With acks_late a task is taken back from a worker that dies; Redis gives an unacknowledged task to another
+# worker after this many seconds, so it must exceed the longest task (the stages' time limit, 1,800 s).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TIMEZONE = "Asia/Shanghai"
 
 # --- Auth, i18n, static ---------------------------------------------------------------------

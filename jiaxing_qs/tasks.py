@@ -1,53 +1,151 @@
 """Celery tasks of the pipeline: thin wrappers that take plain values and call the stage's service."""
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from celery import chain, shared_task
+from celery import chain, group, shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from .pipeline import STAGES, enterprise_feedback, regions_recolour, run_stage
-
-
-@shared_task(
-    bind=True,
-    time_limit=1800,
-    soft_time_limit=1700,
-    max_retries=2,
-    default_retry_delay=30,
-    autoretry_for=(ConnectionError,),
-    retry_backoff=True,
+from .pipeline import (
+    STAGES,
+    enterprise_feedback,
+    join_stage,
+    parts_done,
+    pipeline_run_begin,
+    pipeline_run_finished,
+    regions_recolour,
+    run_stage,
+    run_stage_part,
+    stage_parts,
+    step_failed,
+    step_finished,
+    step_started,
 )
-def run_pipeline_stage(self, report: list, stage: str, as_of: str) -> list:
-    """Run one pipeline stage and append its summary to the report handed down the chain."""
-    summary = run_stage(stage, dt.date.fromisoformat(as_of))
-    return [*report, {**summary, "ran_on": self.request.hostname or "in-process"}]
+
+STAGE_TASK = {
+    "time_limit": 1800,
+    "soft_time_limit": 1700,
+    "max_retries": 2,
+    "default_retry_delay": 30,
+    "autoretry_for": (ConnectionError,),
+    "retry_backoff": True,
+    # A part is acknowledged only when done, and given back to the queue if its worker dies: another worker
+    # runs it again (the parts are idempotent).
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+}
 
 
-def pipeline_signature(as_of: dt.date):
-    """The whole pipeline as one Celery chain; each link appends its summary to the report."""
-    first, *rest = STAGES
-    return chain(
-        run_pipeline_stage.s([], first.name, as_of.isoformat()),
-        *(run_pipeline_stage.s(stage.name, as_of.isoformat()) for stage in rest),
-    )
+def _host(task) -> str:
+    return "in-process" if task.request.is_eager else task.request.hostname or "?"
 
 
-def run_pipeline(as_of: dt.date | None = None, *, timeout: float = 3600) -> list[dict]:
+@contextmanager
+def _step(run_id: int | None, stage: str, county_id: int | None, host: str) -> Iterator[list]:
+    step_started(run_id, stage, county_id, host=host)
+    outcome: list = []
+    try:
+        yield outcome
+    except BaseException as error:
+        step_failed(run_id, stage, county_id, error)
+        raise
+    step_finished(run_id, stage, county_id, outcome[0] if outcome else {})
+
+
+@shared_task(bind=True, **STAGE_TASK)
+def run_pipeline_stage(self, report: list, stage: str, as_of: str, run_id: int | None = None) -> list:
+    """Run one whole pipeline stage and append its summary to the report handed down the chain."""
+    with _step(run_id, stage, None, _host(self)) as outcome:
+        summary = run_stage(stage, dt.date.fromisoformat(as_of))
+        outcome.append(summary)
+    return [*report, {**summary, "ran_on": _host(self)}]
+
+
+@shared_task(bind=True, **STAGE_TASK)
+def run_pipeline_part(self, report: list, stage: str, as_of: str, county_id: int, run_id: int | None = None) -> dict:
+    """One county's part of a split stage; hands the report on to the stage's join."""
+    with _step(run_id, stage, county_id, _host(self)) as outcome:
+        summary = run_stage_part(stage, dt.date.fromisoformat(as_of), county_id)
+        outcome.append(summary)
+    return {"report": report, "part": summary, "county": county_id, "ran_on": _host(self)}
+
+
+@shared_task(bind=True, max_retries=60, default_retry_delay=5, acks_late=True, reject_on_worker_lost=True)
+def join_pipeline_stage(self, parts: list, stage: str, as_of: str, counties: list[int], run_id: int | None = None) -> list:
+    """A split stage's join: once every county's part is done, the stage's summary (totals over all).
+
+    With a run, the parts' own records decide, not the chord's count: a part that ran twice (redelivered after
+    its result was stored) cannot make the join run before another part has finished.
+    """
+    report = parts[0]["report"] if parts else []
+    if run_id is None:
+        summaries = [part["part"] for part in parts]
+    else:
+        done = parts_done(run_id, stage)
+        missing = [county for county in counties if county not in done]
+        if missing:
+            raise self.retry(exc=RuntimeError(f"{stage}: {len(missing)} county parts not done yet"))
+        summaries = [done[county] for county in counties]
+    with _step(run_id, stage, None, _host(self)) as outcome:
+        summary = join_stage(stage, dt.date.fromisoformat(as_of), summaries)
+        outcome.append(summary)
+    hosts = Counter(part["ran_on"] for part in parts)
+    ran_on = ", ".join(f"{host} ×{count}" for host, count in sorted(hosts.items()))
+    return [*report, {**summary, "parts": len(counties), "ran_on": ran_on}]
+
+
+@shared_task(bind=True, acks_late=True)
+def finish_pipeline_run(self, report: list, run_id: int | None = None) -> list:
+    pipeline_run_finished(run_id)
+    return report
+
+
+def pipeline_signature(as_of: dt.date, run_id: int | None = None):
+    """The whole pipeline as one Celery chain; each link appends its summary to the report. A split stage is a
+    group of county parts joined by a chord before the next stage (in-process without a broker, in turn)."""
+    day = as_of.isoformat()
+    counties = stage_parts()
+    links = []
+    for stage in STAGES:
+        if stage.split and counties:
+            parts = group([run_pipeline_part.s(stage.name, day, county, run_id) for county in counties])
+            links += [parts, join_pipeline_stage.s(stage.name, day, counties, run_id)]
+        else:
+            links.append(run_pipeline_stage.s(stage.name, day, run_id))
+    links[0] = links[0].clone(args=([],))  # the first stage (never split) starts the report
+    return chain(*links, finish_pipeline_run.s(run_id))
+
+
+def run_pipeline(as_of: dt.date | None = None, *, timeout: float = 3600, trigger: str = "") -> list[dict]:
     """Run every stage in order as of ``as_of`` (default today) and wait for the report."""
+    _run, result = pipeline_start(as_of, trigger=trigger)
+    return result.get(timeout=timeout, disable_sync_subtasks=False)
+
+
+def pipeline_start(as_of: dt.date | None = None, *, trigger: str = ""):
+    """Start a recorded run (PipelineRun): the run and the AsyncResult of its chain."""
     as_of = as_of or timezone.localdate()
-    return pipeline_signature(as_of).apply_async().get(timeout=timeout, disable_sync_subtasks=False)
+    run = pipeline_run_begin(as_of, trigger=trigger, parts=len(stage_parts()))
+    return run, pipeline_signature(as_of, run.pk).apply_async()
 
 
 def enqueue_pipeline(as_of: dt.date | None = None) -> None:
     """Queue the whole pipeline once the current transaction commits (never on rolled-back data)."""
     day = as_of or timezone.localdate()
-    transaction.on_commit(lambda: pipeline_signature(day).apply_async())
+    transaction.on_commit(lambda: pipeline_start(day, trigger="rules changed"))
+
+
+@shared_task(name="jiaxing_qs.tasks.nightly_pipeline", acks_late=True)
+def nightly_pipeline() -> int:
+    """The scheduled nightly run (django-celery-beat): starts the pipeline as of today and returns its run."""
+    run, _result = pipeline_start(timezone.localdate(), trigger="nightly schedule")
+    return run.pk
 
 
 @shared_task(time_limit=600, soft_time_limit=540, max_retries=2, autoretry_for=(ConnectionError,), retry_backoff=True)

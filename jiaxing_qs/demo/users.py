@@ -24,7 +24,8 @@ GROUP_OF_ROLE = {Role.ADMINISTRATOR: "管理员", Role.SUPERVISOR: "监管人员
 GROUP_PERMISSIONS = {
     # No user or group permissions: user accounts are managed by superusers (city level) only, since Django's
     # user admin knows no jurisdiction and would let a county administrator raise their own rights.
-    "管理员": Q(content_type__app_label__in=OUR_APPS),
+    # …and the pipeline's runs, read-only (jiaxing_qs.admin), to follow the nightly run.
+    "管理员": Q(content_type__app_label__in=OUR_APPS) | Q(content_type__app_label="jiaxing_qs", codename__startswith="view_pipeline"),
     "监管人员": Q(content_type__app_label__in=OUR_APPS, codename__startswith="view_"),
     "执法人员": Q(content_type__app_label__in=("products", "enterprises", "inspections"), codename__startswith="view_"),
 }

@@ -1,0 +1,54 @@
+"""The pipeline's runs in the admin: read-only, each run with its stages and county parts (where, when, how)."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from regions.admin_scoping import CityWideAdmin
+
+from .models import PipelineRun, PipelineStep, StepState
+from .pipeline import run_progress
+
+
+class ReadOnly:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PipelineStepInline(ReadOnly, admin.TabularInline):
+    model = PipelineStep
+    fields = ("stage", "county", "state", "host", "attempts", "started_at", "finished_at", "message", "error")
+    readonly_fields = fields
+    extra = 0
+
+    @admin.display(description=_("summary"))
+    def message(self, step):
+        return step.summary.get("message", "")
+
+
+@admin.register(PipelineRun)
+class PipelineRunAdmin(CityWideAdmin, ReadOnly, admin.ModelAdmin):
+    list_display = ("as_of", "started_at", "finished_at", "trigger", "progress", "failures")
+    list_filter = ("trigger",)
+    date_hierarchy = "started_at"
+    readonly_fields = ("as_of", "started_at", "finished_at", "trigger")
+    inlines = [PipelineStepInline]
+
+    @admin.display(description=_("progress"))
+    def progress(self, run):
+        """Stages done of all, then each split stage's counties done, e.g. 4/10 · classify_enterprises 3/7."""
+        stages = run_progress(run.pk)
+        done = sum(1 for stage in stages if stage["done"] and not stage["running"] and (not stage["split"] or stage["done"] >= run.parts))
+        shown = [
+            f"{stage['stage']} {stage['done']}/{run.parts}" for stage in stages if stage["split"] and (stage["done"] or stage["running"])
+        ]
+        return " · ".join([f"{done}/{len(stages)}", *shown])
+
+    @admin.display(description=_("failed parts"))
+    def failures(self, run):
+        return run.steps.filter(state=StepState.FAILED).count()
