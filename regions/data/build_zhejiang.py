@@ -15,8 +15,9 @@ Not part of the app: run once by hand when the source data changes, then commit 
 Repair (standard library only, no shapely): rings closed, repeated points and back-and-forth spikes dropped, rings
 that touch themselves split at the touching vertex into separate polygons (what a validity repair does to the
 source's pinched outlines), degenerate rings dropped, outer rings counter-clockwise; then simplified (Douglas–Peucker
-at the source's own step, 1/1024 degree), pieces under about 0.1 km² dropped, coordinates rounded to 5 decimals. City outlines are the union of their counties by edge cancellation: the counties of one city file
-share their common borders vertex for vertex, so the edges used once are the city's outline.
+at the source's own step, 1/1024 degree), pieces under about 0.1 km² dropped, coordinates rounded to 5 decimals.
+City outlines are the union of their counties by edge cancellation: the counties of one city file share their
+common borders vertex for vertex, so the edges used once are the city's outline.
 """
 
 import csv
@@ -27,11 +28,17 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from regions.geometry import simplify_line  # noqa: E402  (pure Python: no Django needed)
+from regions.geometry import simplify_line  # pure Python: no Django needed
 
 PROVINCE_CODE, PROVINCE_PREFIX = "330000", "33"
 # The map package predates three changes of code; its shapes are the renamed divisions' (same territory).
 RENUMBERED = {"330185": "330112", "330283": "330213", "331021": "331083"}  # 临安市→临安区, 奉化市→奉化区, 玉环县→玉环市
+# The package's town list is the current one (Hangzhou's 2021 redistricting: 下城区 330103 merged into 拱墅区 330105,
+# 江干区 330104 split between 上城区 330102 and the new 钱塘区 330114, 临平区 330113 carved out of 余杭区 330110) while
+# its county list and the map package are older: the counties are the towns' parents, named from data.csv, and the
+# old shapes are merged into their successors (江干区's wholly into 上城区: its 下沙/白杨 part now is 钱塘区's).
+MERGED_SHAPES = {"330103": "330105", "330104": "330102"}
+NOT_DIVISIONS = {"330371"}  # 温州经济技术开发区: a development zone in the statistical codes, not an administrative division
 # 龙港市 (330383) was carved out of 苍南县 (330327) in 2019: the map package has no shape for it, and 苍南县's
 # shape still covers it.
 SCALE = 1024.0
@@ -228,12 +235,17 @@ def divisions(pcc: Path) -> list[tuple[str, str, str, str]]:
     cities = [row for row in read_csv(dist / "city.csv") if row["province"] == PROVINCE_PREFIX]
     for city in sorted(cities, key=lambda row: row["code"]):
         rows.append((city["code"], city["name"], "city", PROVINCE_CODE))
-    counties = sorted((row for row in read_csv(dist / "area.csv") if row["province"] == PROVINCE_PREFIX), key=lambda row: row["code"])
-    for county in counties:
-        rows.append((county["code"], county["name"], "county", county["code"][:4] + "00"))
     towns = sorted(
-        ((row["code"] + row["town"][:3], row["name"], row["code"]) for row in read_csv(dist / "town.csv") if row["province"] == PROVINCE_PREFIX)
+        (row["code"] + row["town"][:3], row["name"], row["code"])
+        for row in read_csv(dist / "town.csv")
+        if row["province"] == PROVINCE_PREFIX and row["code"] not in NOT_DIVISIONS
     )
+    county_names = {}  # data.csv lists each county's own row before its towns' (which carry the county's code)
+    for row in read_csv(dist / "data.csv"):
+        if row["province"] == PROVINCE_PREFIX and row["area"]:
+            county_names.setdefault(row["code"], row["name"])
+    for county in sorted({county for _code, _name, county in towns}):
+        rows.append((county, county_names[county], "county", county[:4] + "00"))
     for code, name, county in towns:
         rows.append((code, name, "town", county))
     return rows
@@ -261,21 +273,24 @@ def main(pcc: Path, ecc: Path, out: Path) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["code", "name", "level", "parent_code"])
         writer.writerows(rows)
-    county_features, city_features, per_city = [], [], defaultdict(list)
+    county_features, city_features, per_city, per_county = [], [], defaultdict(list), defaultdict(list)
     for city_name, collection in city_maps(ecc).items():
         for feature in collection["features"]:
             code = RENUMBERED.get(str(feature["id"]), str(feature["id"]))
+            code = MERGED_SHAPES.get(code, code)
             if levels.get(code) != "county":
                 raise SystemExit(f"{city_name}: {code} {feature['properties']['name']} is not a county in the divisions")
             polygons = repair(decode_geometry(feature["geometry"]))
             per_city[code[:4] + "00"].append(polygons)
-            geometry = to_geojson(polygons)
-            county_features.append({"type": "Feature", "properties": {"code": code, "name": names[code]}, "geometry": geometry})
+            per_county[code].append(polygons)
+    for code, shapes in per_county.items():
+        polygons = shapes[0] if len(shapes) == 1 else union_outline(shapes)
+        geometry = to_geojson(polygons, smallest_hole=SMALLEST_CITY_HOLE if len(shapes) > 1 else 0.0)
+        county_features.append({"type": "Feature", "properties": {"code": code, "name": names[code]}, "geometry": geometry})
     for city_code in sorted(per_city):
         outline = union_outline(per_city[city_code])
-        city_features.append(
-            {"type": "Feature", "properties": {"code": city_code, "name": names[city_code]}, "geometry": to_geojson(outline, smallest_hole=SMALLEST_CITY_HOLE)}
-        )
+        geometry = to_geojson(outline, smallest_hole=SMALLEST_CITY_HOLE)
+        city_features.append({"type": "Feature", "properties": {"code": city_code, "name": names[city_code]}, "geometry": geometry})
     county_features.sort(key=lambda feature: feature["properties"]["code"])
     for name, features in (("zhejiang_counties.geojson", county_features), ("zhejiang_cities.geojson", city_features)):
         with open(out / name, "w", encoding="utf-8") as handle:
