@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from common.tabular import Column, ExportField, FirstRows, Importer, ImportReport, ImportRows, Progress, cell_text
 
 from .geometry import label_point, simplify_geometry
-from .models import LEVEL_PARENT, Level, Region, StaffProfile, code_prefix, division_code_validator
+from .models import LEVEL_PARENT, Bureau, Level, Region, StaffProfile, code_prefix, division_code_validator
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 JIAXING_DIVISIONS = DATA_DIR / "jiaxing_divisions.csv"
@@ -149,7 +149,16 @@ def load_province(name: str) -> list[dict]:
     for path in boundary_paths:
         with open(path, encoding="utf-8") as handle:
             reports.append(boundaries_import(json.load(handle), source=BOUNDARIES_SOURCE))
+    reports.append(city_bureaus_ensure())
     return reports
+
+
+def city_bureaus_ensure() -> dict:
+    """Every city without a bureau gets one named as the bureaus are (<city>市场监督管理局) with the national
+    12315 hotline, so no city's cards name another city's bureau; edit them in the admin. Existing ones stay."""
+    missing = Region.objects.filter(level=Level.CITY, bureau__isnull=True)
+    created = Bureau.objects.bulk_create([Bureau(region=city, name=f"{city.name}市场监督管理局", phone="12315") for city in missing])
+    return {"created": len(created), "message": f"{len(created)} city bureaus created"}
 
 
 # The regions with their colours for one period, as the admin and export_data write them.
