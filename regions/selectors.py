@@ -145,7 +145,7 @@ def thresholds_for_period(period) -> ColourThresholds:
     return snapshot.thresholds if snapshot else ColourThresholds.in_force()
 
 
-MAP_LEVELS = (Level.COUNTY, Level.TOWN)
+MAP_LEVELS = (Level.CITY, Level.COUNTY, Level.TOWN)
 
 
 def staff_for_dingtalk_userid(userid: str, *, bureau: Region) -> StaffProfile | None:
