@@ -109,3 +109,12 @@ def test_the_public_plan_page_names_the_bureau_of_the_plans_city(client, region_
     )
     page = client.get(reverse("inspections:public-plan", args=[plan.pk])).content.decode()
     assert "丙市市场监督管理局" in page
+
+
+def test_the_map_offers_the_levels_below_the_users_jurisdiction(region_tree, province):
+    from regions.views import map_levels
+
+    the_province, _city, _town = province
+    assert map_levels(the_province) == ["city", "county", "town"]  # a province starts with its cities
+    assert map_levels(region_tree.city) == ["county", "town"]
+    assert map_levels(region_tree.county_a) == ["county", "town"]  # a county sees itself and its towns
