@@ -2,7 +2,6 @@
 
 from collections.abc import Callable, Collection
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_POST
 from common.site import public_base_url_missing
 from regions.access import ALL_STAFF, role_required
 from regions.models import SUPERVISORY_ROLES
+from regions.selectors import bureau_for
 
 from .codes import code_by_token, code_for, code_revoke, code_url, public_profile, qr_dark, qr_png, qr_svg
 from .selectors import enterprises_within
@@ -21,8 +21,10 @@ from .selectors import enterprises_within
 CODE_REVOKERS = SUPERVISORY_ROLES
 
 
-def _bureau() -> dict:
-    return {"bureau_name": settings.BUREAU_NAME, "bureau_phone": settings.BUREAU_PHONE}
+def _bureau(enterprise=None) -> dict:
+    """The bureau of the enterprise's town (its city's, unless the county has its own; else the settings')."""
+    contact = bureau_for(enterprise.town_id if enterprise is not None else None)
+    return {"bureau_name": contact.name, "bureau_phone": contact.phone}
 
 
 @never_cache  # a revoked code must stop working at once, not when a cache expires
@@ -35,7 +37,7 @@ def code_public(request, token, *, withheld_checks: Callable[[int], Collection[i
         response = render(request, "enterprises/code_public.html", {"invalid": True, **_bureau()}, status=404)
     else:
         profile = public_profile(code.enterprise, withheld_check_ids=withheld_checks(code.enterprise_id))
-        response = render(request, "enterprises/code_public.html", {"profile": profile, **_bureau()})
+        response = render(request, "enterprises/code_public.html", {"profile": profile, **_bureau(code.enterprise)})
     response["X-Robots-Tag"] = "noindex"  # tokens must not end up in search engines
     return response
 
@@ -75,7 +77,7 @@ def code_card(request, pk):
         "url": code_url(code),
         "colour": qr_dark(enterprise),
         "base_url_missing": public_base_url_missing(),
-        **_bureau(),
+        **_bureau(enterprise),
     }
     return render(request, "enterprises/code_card.html", context)
 

@@ -9,7 +9,7 @@ from common.import_admin import ExportMixin, ImportExportMixin
 from .access import manages_staff, staff_grant_problem
 from .admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
 from .imports import REGION_SNAPSHOT_EXPORT, staff_dingtalk_import
-from .models import ColourThresholds, IndexWeights, Region, RegionSnapshot, StaffProfile
+from .models import Bureau, ColourThresholds, IndexWeights, Region, RegionSnapshot, StaffProfile
 from .services import index_formula
 
 
@@ -160,3 +160,14 @@ class StaffProfileAdmin(JurisdictionScopedAdmin, ImportExportMixin, SimpleHistor
                 return data
 
         return StaffProfileForm
+
+
+@admin.register(Bureau)
+class BureauAdmin(JurisdictionScopedAdmin, SimpleHistoryAdmin):
+    """Each city's bureau name and phone (a county may have its own), within the user's jurisdiction."""
+
+    jurisdiction_path = "region"
+    list_display = ("region", "name", "phone")
+    search_fields = ("name", "region__name", "region__code")
+    list_select_related = ("region",)
+    autocomplete_fields = ("region",)

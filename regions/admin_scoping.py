@@ -3,12 +3,14 @@ pages, history, filters, autocompletes, choices and exports (which use the chang
 
 Each scoped admin names the path from its model to the division its records belong to (``jurisdiction_path``:
 "town", "enterprise__town", "scope", "jurisdiction"…; "" when the model is Region itself). Superusers and
-city-level staff see every record; county staff see the records whose division lies inside their county (by
+staff of the top division (``selectors.is_topmost``: the city, or the province when one is loaded) see every
+record; city and county staff below it see the records whose division lies inside their jurisdiction (by
 division-code prefix, as ``selectors.within``); staff without a profile see nothing, so a missing profile
 shows as an empty list rather than as "everything".
 
 City-wide records (the catalogue, the rule versions, the divisions) are read by every staff member with the
-view permission and changed only by city-level administrators: one county must not change another's rules.
+view permission and changed only by administrators of the top division: one county (or city) must not change
+another's rules.
 """
 
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 
 from .models import Region, Role, code_prefix
-from .selectors import is_city_wide, jurisdiction_of, lies_within, role_of
+from .selectors import is_topmost, jurisdiction_of, lies_within, role_of
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def admin_scope(request) -> AdminScope:
     if scope is None:
         user = request.user
         jurisdiction = jurisdiction_of(user)
-        if user.is_superuser or (jurisdiction is not None and is_city_wide(jurisdiction)):
+        if user.is_superuser or (jurisdiction is not None and is_topmost(jurisdiction)):
             administrator = user.is_superuser or role_of(user) == Role.ADMINISTRATOR
             scope = AdminScope(everywhere=True, region=None, city_administrator=administrator)
         else:
@@ -60,7 +62,7 @@ def admin_scope(request) -> AdminScope:
 
 
 def is_city_administrator(request) -> bool:
-    """May change city-wide records: a superuser, or an administrator whose jurisdiction is the whole city."""
+    """May change city-wide records: a superuser, or an administrator of the top division (the city or province)."""
     return admin_scope(request).city_administrator
 
 

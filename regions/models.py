@@ -246,3 +246,23 @@ class StaffProfile(models.Model):
 
     def __str__(self):
         return f"{self.user.get_full_name() or self.user.username} · {self.get_role_display()} · {self.jurisdiction.name}"
+
+
+class Bureau(models.Model):
+    """A city's (or a province's, or a county's) market-supervision bureau as the public and the printed cards
+    name it: its name and phone. A division without one is named by the nearest division above it that has
+    one, and at the top by the settings (BUREAU_NAME, BUREAU_PHONE): ``regions.selectors.bureau_for``. Its
+    notification channels are the bureau's NotificationSetting (inspections), found the same way."""
+
+    region = models.OneToOneField(Region, verbose_name=_("division"), on_delete=models.CASCADE, related_name="bureau")
+    name = models.CharField(_("bureau name"), max_length=100, help_text=_("As printed on quality-code cards, e.g. 杭州市市场监督管理局."))
+    phone = models.CharField(_("public phone"), max_length=30, help_text=_("Shown on the public quality-code page."))
+    history = audit_history()
+
+    class Meta:
+        verbose_name = _("bureau")
+        verbose_name_plural = _("bureaus")
+        ordering = ["region__code"]
+
+    def __str__(self):
+        return self.name

@@ -1,10 +1,12 @@
 """Read queries over regions, each starting from what the user may see (their jurisdiction)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Max, Q
 
-from .models import Colour, ColourThresholds, Level, Region, RegionSnapshot, Role, StaffProfile, code_prefix
+from .models import Bureau, Colour, ColourThresholds, Level, Region, RegionSnapshot, Role, StaffProfile, code_prefix
 
 PROFILE_LOADED = "_jqs_staff_profile_loaded"  # marks a user whose staff_profile was loaded with it (jiaxing_qs.auth)
 
@@ -41,12 +43,12 @@ def role_and_jurisdiction_of(user) -> tuple[str | None, Region | None]:
     return (Role.ADMINISTRATOR if user.is_superuser else None), None
 
 
-CITY_WIDE_LEVELS = (Level.PROVINCE, Level.CITY)
-
-
-def is_city_wide(jurisdiction: Region | None) -> bool:
-    """Staff of the whole city (or province), or superusers (no jurisdiction): they may change city-wide rules."""
-    return jurisdiction is None or jurisdiction.level in CITY_WIDE_LEVELS
+def is_topmost(jurisdiction: Region | None) -> bool:
+    """Reaches every division loaded: superusers (no jurisdiction) and staff of the top division (one without a
+    parent: the city when only a city is loaded, the province when a province is). Only they see every record
+    in the admin and change the shared rules (thresholds, policy, catalogue, risk models): the rules are one set
+    for all that is loaded, so a city inside a province no more changes its neighbours' rules than a county does."""
+    return jurisdiction is None or jurisdiction.parent_id is None
 
 
 def within(jurisdiction: Region | None) -> Q:
@@ -143,7 +145,7 @@ def thresholds_for_period(period) -> ColourThresholds:
     return snapshot.thresholds if snapshot else ColourThresholds.in_force()
 
 
-MAP_LEVELS = (Level.COUNTY, Level.TOWN)
+MAP_LEVELS = (Level.CITY, Level.COUNTY, Level.TOWN)
 
 
 def staff_for_dingtalk_userid(userid: str, *, bureau: Region) -> StaffProfile | None:
@@ -159,3 +161,27 @@ def staff_for_dingtalk_userid(userid: str, *, bureau: Region) -> StaffProfile | 
     if theirs.startswith(code_prefix(bureaus)) or bureaus.startswith(code_prefix(theirs)):
         return profile
     return None
+
+
+@dataclass(frozen=True)
+class BureauContact:
+    name: str
+    phone: str
+
+
+LEVEL_DEPTH = {Level.PROVINCE: 0, Level.CITY: 1, Level.COUNTY: 2, Level.TOWN: 3}
+
+
+def bureau_for(region_id: int | None) -> BureauContact:
+    """The bureau named for a division's records (an enterprise's town, a plan's scope): the Bureau of the
+    division or of the nearest division above it (a county's own, else its city's, else the province's), else
+    the settings' BUREAU_NAME and BUREAU_PHONE. One query from the division's id, whatever the depth."""
+    if region_id is not None:
+        above = Q(region_id=region_id)
+        for depth in range(1, len(LEVEL_DEPTH)):
+            above |= Q(**{"region" + "__children" * depth + "__id": region_id})
+        bureaus = Bureau.objects.filter(above).values_list("name", "phone", "region__level").distinct()
+        nearest = max(bureaus, key=lambda bureau: LEVEL_DEPTH.get(bureau[2], -1), default=None)
+        if nearest is not None:
+            return BureauContact(nearest[0], nearest[1])
+    return BureauContact(settings.BUREAU_NAME, settings.BUREAU_PHONE)

@@ -508,3 +508,97 @@ def test_staff_administration(client, staff_world, name, role):
         assert ((record.role, record.jurisdiction) == (granted_role, places[where])) == saved, f"{name}: {role}"
     elif case.page == "delete":
         assert StaffProfile.objects.filter(pk=record.pk).exists() != saved, f"{name}: {role}"
+
+
+# --- The province: province-, city- and county-level staff over two cities ------------------------------------
+#
+# The test city (counties A and B) sits in a province beside a second city C with one county. The same pages, the
+# same records: staff of the province reach both cities as superusers reach everything (and, being the top
+# division, change the shared rules); staff of the city reach their city's counties only, and are refused the other
+# city's records and the shared rules as a county's staff are. The statuses come from the matrix above: the
+# province's are the superuser's, the city's the county supervisor's with "other" the other city's record.
+
+PROVINCE_SUPERVISOR, CITY_SUPERVISOR, COUNTY_SUPERVISOR = "province supervisor", "city supervisor", "county supervisor"
+LEVEL_ROLES = (PROVINCE_SUPERVISOR, CITY_SUPERVISOR, COUNTY_SUPERVISOR)
+
+
+def level_expectation(page: Page, method: str, role: str, side: str | None):
+    """The status a province/city/county supervisor gets, from the matrix's superuser and supervisor columns;
+    side "same city" is county B's record (inside the city, outside county A), "other city" city C's."""
+    column = page.expect[method][SUPERUSER if role == PROVINCE_SUPERVISOR else SUPERVISOR]
+    if not isinstance(column, tuple):
+        return column
+    own, other = column
+    if side is None or side == "own" or role == PROVINCE_SUPERVISOR:
+        return own
+    if side == "same city":
+        return own if role == CITY_SUPERVISOR else other
+    return other
+
+
+def _level_cases():
+    for name in sorted(MATRIX):
+        page = MATRIX[name]
+        for method in page.expect:
+            for role in LEVEL_ROLES:
+                for side in ("own", "same city", "other city") if page.record else (None,):
+                    yield pytest.param(name, method, role, side, id="-".join(filter(None, (name, method, role, side))))
+
+
+@pytest.fixture
+def province_world(world, region_tree):
+    from regions.models import Level, Region
+
+    users, sides = world
+    province = Region.objects.create(code="340000", name="测试省", level=Level.PROVINCE)
+    region_tree.city.parent = province
+    region_tree.city.save()
+    city_c = Region.objects.create(code="349800", name="丙市", level=Level.CITY, parent=province)
+    county_c = Region.objects.create(code="349801", name="丙区", level=Level.COUNTY, parent=city_c)
+    town_c = Region.objects.create(code="349801001", name="丙一街道", level=Level.TOWN, parent=county_c)
+    c_officers = [
+        StaffProfileFactory(user=UserFactory(username=f"inspector_c{n}"), role=Role.INSPECTOR, jurisdiction=county_c).user for n in (1, 2)
+    ]
+
+    def supervisor_of(where, username):
+        return StaffProfileFactory(user=UserFactory(username=username), role=Role.SUPERVISOR, jurisdiction=where).user
+
+    level_users = {
+        PROVINCE_SUPERVISOR: supervisor_of(province, "province_sup"),
+        CITY_SUPERVISOR: supervisor_of(region_tree.city, "city_sup"),
+        COUNTY_SUPERVISOR: users[SUPERVISOR],
+    }
+    level_sides = {"own": sides["a"], "same city": sides["b"], "other city": make_side(town_c, c_officers, "丙区")}
+    return level_users, level_sides
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method", "role", "side"), list(_level_cases()))
+def test_access_by_level(client, province_world, name, method, role, side):
+    page = MATRIX[name]
+    users, sides = province_world
+    record_side = sides[side or "own"]
+    url = reverse(name, kwargs=record_side.kwargs(page.record) if page.record else None)
+    client.force_login(users[role])
+    response = client.post(url, page.data) if method == "POST" else client.get(url)
+    check_status(response, level_expectation(page, method, role, side), url)
+    if response.status_code in (200, 422) and response["Content-Type"].startswith("text/html") and not page.public:
+        html = response.content.decode()
+        outside = {PROVINCE_SUPERVISOR: (), CITY_SUPERVISOR: ("other city",), COUNTY_SUPERVISOR: ("same city", "other city")}[role]
+        leaked = [marker for where in outside for marker in sides[where].markers if marker in html]
+        assert not leaked, f"{url} shows records outside the {role}'s jurisdiction: {leaked}"
+
+
+@pytest.mark.django_db
+def test_the_list_pages_show_each_level_what_lies_inside_it(client, province_world):
+    users, sides = province_world
+    reach = {
+        PROVINCE_SUPERVISOR: ("own", "same city", "other city"),
+        CITY_SUPERVISOR: ("own", "same city"),
+        COUNTY_SUPERVISOR: ("own",),
+    }
+    for role, inside in reach.items():
+        client.force_login(users[role])
+        html = client.get(reverse("inspections:plan-list")).content.decode()
+        shown = {where for where, side in sides.items() if side.plan.name in html}
+        assert shown == set(inside), role

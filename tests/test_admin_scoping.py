@@ -29,7 +29,7 @@ from inspections.models import (
 )
 from regions.access import staff_grant_problem
 from regions.admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
-from regions.models import Colour, ColourThresholds, Region, RegionSnapshot, Role, StaffProfile
+from regions.models import Bureau, Colour, ColourThresholds, Region, RegionSnapshot, Role, StaffProfile
 
 from .conftest import Case
 from .factories import ProductFactory, StaffProfileFactory, UserFactory, credit_code
@@ -76,6 +76,7 @@ def records_of(case: Case) -> dict:
         RectificationOrder: case.order,
         OfficerConflict: OfficerConflict.objects.create(officer=co_inspector, enterprise=case.enterprise, reason="亲属"),
         NotificationSetting: NotificationSetting.objects.create(bureau=county),
+        Bureau: Bureau.objects.create(region=county, name=f"{county.name}市场监督管理局", phone="12315"),
         Notification: Notification.objects.create(
             task=case.task, recipient=officer, channel="log", dedupe_key=f"test:{county.code}", title=f"{county.name}通知", body="—"
         ),
@@ -386,3 +387,43 @@ def test_a_county_administrator_chooses_users_from_a_list_without_superusers_or_
     assert newcomer.username in offered and {"officer_a1", "officer_a2"} <= offered
     assert not {"root", "officer_b1", "officer_b2", "outsider"} & offered
     assert set(form.fields["jurisdiction"].queryset) == {region_tree.county_a, region_tree.town_a1, region_tree.town_a2}
+
+
+# --- A province: the city's administrators are scoped to their city, the province's reach everything --------
+
+
+def put_in_a_province(region_tree):
+    province = Region.objects.create(code="340000", name="测试省", level="province")
+    region_tree.city.parent = province
+    region_tree.city.save()
+    other_city = Region.objects.create(code="349800", name="丙市", level="city", parent=province)
+    other_county = Region.objects.create(code="349801", name="丙区", level="county", parent=other_city)
+    town = Region.objects.create(code="349801001", name="丙一街道", level="town", parent=other_county)
+    return province, town
+
+
+@pytest.mark.parametrize("model", scoped_models(), ids=lambda m: m._meta.label)
+def test_in_a_province_a_city_administrator_lists_their_city_only_and_the_province_everything(client, region_tree, model):
+    from .conftest import case_make, county_inspectors
+
+    province, town_c = put_in_a_province(region_tree)
+    cases = {"a": case_make(region_tree.town_a1, county_inspectors(region_tree.county_a, "officer_a"))}
+    cases["c"] = case_make(town_c, county_inspectors(town_c.parent, "officer_c"))
+    records = {key: records_of(case) for key, case in cases.items()}
+    for where, sees_c in ((region_tree.city, False), (province, True)):
+        user = StaffProfileFactory(user=UserFactory(username=f"admin_{where.code}"), role=Role.ADMINISTRATOR, jurisdiction=where).user
+        client.force_login(with_admin_rights(user))
+        shown = listed(client, model)
+        assert records["a"][model].pk in shown, (model, where)
+        assert (records["c"][model].pk in shown) == sees_c, (model, where)
+
+
+def test_in_a_province_only_the_provinces_administrators_change_the_shared_records(client, region_tree, records):
+    province, _town = put_in_a_province(region_tree)
+    for where, may in ((region_tree.city, False), (province, True)):
+        user = StaffProfileFactory(user=UserFactory(username=f"admin_{where.code}"), role=Role.ADMINISTRATOR, jurisdiction=where).user
+        client.force_login(with_admin_rights(user))
+        request = client.get(url(Enterprise, "changelist")).wsgi_request
+        for model in CITY_WIDE:
+            model_admin = our_admins()[model]
+            assert (model_admin.has_add_permission(request) or model_admin.has_change_permission(request)) == may, (model, where)

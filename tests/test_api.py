@@ -19,11 +19,13 @@ from common.api_errors import api_exception_handler
 from enterprises.models import RiskReason
 from jiaxing_qs.api_urls import router
 from products.models import ChecklistItem
-from regions.models import Colour, ColourThresholds, Region, RegionSnapshot
+from regions.models import Colour, ColourThresholds, Level, Region, RegionSnapshot, Role
+from regions.selectors import within
 
-from .conftest import Case, case_make
+from .conftest import Case, case_make, county_inspectors
 from .factories import (
     EnterpriseFactory,
+    StaffProfileFactory,
     UserFactory,
 )
 
@@ -380,3 +382,53 @@ def test_an_unexpected_error_is_a_500_in_the_shape(settings):
     assert response.status_code == 500
     assert response.data["error"]["code"] == "server_error"
     assert "boom" not in str(response.data)
+
+
+# --- The province: each level lists what lies inside it -------------------------------------------------------
+
+
+@pytest.fixture
+def province_world(world, region_tree):
+    """The test city in a province beside a second city, with the loop once in the second city too."""
+    province = Region.objects.create(code="340000", name="测试省", level=Level.PROVINCE)
+    region_tree.city.parent = province
+    region_tree.city.save()
+    city_c = Region.objects.create(code="349800", name="丙市", level=Level.CITY, parent=province)
+    county_c = Region.objects.create(code="349801", name="丙区", level=Level.COUNTY, parent=city_c)
+    town_c = Region.objects.create(code="349801001", name="丙一街道", level=Level.TOWN, parent=county_c)
+    cases = world | {"c": with_details(case_make(town_c, county_inspectors(county_c, "officer_c")))}
+    staff = {
+        level: StaffProfileFactory(user=UserFactory(username=f"{level}_sup"), role=Role.SUPERVISOR, jurisdiction=where).user
+        for level, where in (("province", province), ("city", region_tree.city), ("county", region_tree.county_a))
+    }
+    return cases, staff
+
+
+LEVEL_REACH = {"province": {"a", "b", "c"}, "city": {"a", "b"}, "county": {"a"}}
+
+
+@pytest.mark.parametrize("level", sorted(LEVEL_REACH))
+@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.basename)
+def test_province_city_and_county_staff_list_what_lies_in_their_jurisdiction(api, province_world, resource, level):
+    cases, staff = province_world
+    client = api(staff[level])
+    listed = keys(client.get(resource.url, {"page_size": 500}), resource)
+    if resource.basename == "api-region":
+        jurisdiction = staff[level].staff_profile.jurisdiction
+        assert listed == set(Region.objects.filter(within(jurisdiction)).values_list("code", flat=True))
+    else:
+        assert {key for key, case in cases.items() if resource.ident(case) in listed} == LEVEL_REACH[level]
+    for key, case in cases.items():
+        assert client.get(resource.detail(case)).status_code == (200 if key in LEVEL_REACH[level] else 404), (key, level)
+
+
+@pytest.mark.parametrize("level", sorted(LEVEL_REACH))
+def test_the_map_shows_each_level_its_own_cities_counties_and_towns(api, province_world, level):
+    cases, staff = province_world
+    client = api(staff[level])
+    codes = {"city": lambda c: c.county.parent.code, "county": lambda c: c.county.code, "town": lambda c: c.town.code}
+    for map_level, code_of in codes.items():
+        body = client.get("/api/regions/map/", {"level": map_level, "period": "2026-11"}).json()
+        shown = {feature["properties"]["code"] for feature in body["features"]}
+        expected = set() if (level, map_level) == ("county", "city") else LEVEL_REACH[level]  # nothing above one's jurisdiction
+        assert {key for key, case in cases.items() if code_of(case) in shown} == expected, (map_level, level)

@@ -194,7 +194,7 @@ def test_codes_of_the_right_form_filter(staff, region_tree):
         ("/api/enterprises/", {"max_grade": "4"}),
         ("/api/enterprises/", {"max_grade": "01"}),
         ("/api/products/", {"grade": "high"}),
-        ("/api/regions/map/", {"level": "city"}),
+        ("/api/regions/map/", {"level": "province"}),
         ("/api/inspection-tasks/", {"mine": "yes"}),
         ("/api/spot-checks/", {"conforming": "1"}),
         ("/api/rectification-orders/", {"open": "null"}),

@@ -189,3 +189,59 @@ def test_point_in_geometry_respects_holes():
     assert point_in_geometry(2, 2, ring)
     assert not point_in_geometry(5, 5, ring)
     assert not point_in_geometry(11, 5, ring)
+
+
+def zhejiang_file_counts() -> dict[str, int]:
+    from collections import Counter
+
+    from regions.imports import PROVINCES, read_divisions_csv
+
+    return Counter(row["level"] for row in read_divisions_csv(PROVINCES["zhejiang"][0]))
+
+
+def test_load_divisions_province_loads_zhejiang_cities_counties_and_towns():
+    printed = load("--province", "zhejiang")
+    counts = zhejiang_file_counts()
+    assert (counts["province"], counts["city"], counts["county"]) == (1, 11, 90)
+    assert 1300 < counts["town"] < 1450  # 1,380 in the file
+    province = Region.objects.get(level=Level.PROVINCE)
+    assert (province.code, province.parent) == ("330000", None)
+    assert Region.objects.filter(level=Level.CITY, parent=province).count() == 11
+    assert Region.objects.filter(level=Level.COUNTY, parent__parent=province).count() == 90
+    assert Region.objects.filter(level=Level.TOWN, parent__parent__parent=province).count() == counts["town"]
+    assert f"{sum(counts.values())} divisions created" in printed
+    # 87 county shapes (临平区, 钱塘区 and 龙港市 have none in the source) and the 11 city outlines
+    assert Region.objects.filter(level=Level.COUNTY, boundary__isnull=False).count() == 87
+    assert Region.objects.filter(level=Level.CITY, boundary__isnull=False).count() == 11
+    assert not Region.objects.filter(code="330383", boundary__isnull=False).exists()
+    for city in Region.objects.filter(level=Level.CITY):
+        assert point_in_geometry(city.label_lon, city.label_lat, city.boundary)
+        assert 118.0 < city.label_lon < 123.5 and 27.0 < city.label_lat < 31.2  # within Zhejiang
+
+
+def test_loading_the_province_over_jiaxing_puts_the_city_under_it_and_loading_again_changes_nothing():
+    load()
+    jiaxing_ids = dict(Region.objects.values_list("code", "id"))
+    load("--province", "zhejiang")
+    jiaxing = Region.objects.get(code="330400")
+    assert jiaxing.parent.code == "330000" and jiaxing.id == jiaxing_ids["330400"]
+    assert all(Region.objects.get(code=code).id == pk for code, pk in jiaxing_ids.items())  # same rows: nothing lost
+    before = state()
+    printed = load("--province", "zhejiang")
+    assert "0 divisions created, 0 updated" in printed
+    assert "0 boundaries loaded (87 unchanged)" in printed and "0 boundaries loaded (11 unchanged)" in printed
+    assert state() == before
+
+
+def test_a_province_load_that_fails_writes_nothing(monkeypatch, tmp_path):
+    from regions import imports
+
+    broken = tmp_path / "broken.geojson"
+    feature = {"properties": {"code": "339999"}, "geometry": square(120, 30)}
+    broken.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    divisions, (counties, _cities) = imports.PROVINCES["zhejiang"]
+    monkeypatch.setitem(imports.PROVINCES, "zhejiang", (divisions, (counties, broken)))
+    with pytest.raises(CommandError) as refused:
+        load("--province", "zhejiang")
+    assert "unknown region code '339999'" in str(refused.value)
+    assert Region.objects.count() == 0

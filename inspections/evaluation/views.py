@@ -17,7 +17,7 @@ from enterprises.models import CATEGORY_CELLS, MULTIPLIER_FIELDS, RATIO_FIELDS, 
 from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES, ColourThresholds, Level
 from regions.periods import Period
-from regions.selectors import is_city_wide
+from regions.selectors import is_topmost
 
 from ..models import OrderStatus
 from . import selectors as kpis
@@ -301,7 +301,7 @@ def simulator_page(request):
     thresholds, policy = ColourThresholds.in_force(), SupervisionPolicy.in_force()
     adopting = request.method == "POST"
     # The rules are city-wide: a county's staff may try drafts on their county but not adopt them for everyone.
-    may_adopt = is_city_wide(request.jurisdiction)
+    may_adopt = is_topmost(request.jurisdiction)
     if adopting and not may_adopt:
         raise PermissionDenied
     data = request.POST if adopting else (request.GET if "red_from" in request.GET else None)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_safe
 
 from enterprises.models import Category
 from regions.models import Colour
+from regions.selectors import bureau_for
 
 from ..models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
 from .draw import DRAW_METHOD, DRAW_METHOD_PPS, draw_method_description, stratum_code_label
@@ -112,6 +113,7 @@ def public_plan(request, pk: int):
     }
     context = {
         "plan": plan,
+        "bureau": bureau_for(plan.scope_id),  # who publishes it: the bureau of the plan's city (or county, province)
         "rows": rows,
         "counts": counts,
         "method_blocks": method_blocks(draw_method_description()) if plan.draw_method in (DRAW_METHOD, DRAW_METHOD_PPS) else [],

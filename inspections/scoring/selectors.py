@@ -1,7 +1,7 @@
 import datetime as dt
 
 from regions.models import SUPERVISORY_ROLES
-from regions.selectors import is_city_wide, role_and_jurisdiction_of
+from regions.selectors import is_topmost, role_and_jurisdiction_of
 
 from ..models import RiskModel, RiskModelStatus
 from .model import Fit, Window, window_at, window_usable, windows_before
@@ -27,9 +27,9 @@ def adopted_risk_model() -> RiskModel | None:
 
 
 def may_adopt_risk_models(user) -> bool:
-    """A model is a city-wide rule: supervisors and administrators of the whole city (or province) adopt it."""
+    """A model is a shared rule: supervisors and administrators of the top division (the city, or the province) adopt it."""
     role, jurisdiction = role_and_jurisdiction_of(user)
-    return role in SUPERVISORY_ROLES and is_city_wide(jurisdiction)
+    return role in SUPERVISORY_ROLES and is_topmost(jurisdiction)
 
 
 def model_fit(model: RiskModel) -> Fit:

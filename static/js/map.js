@@ -24,7 +24,11 @@
     document.getElementById("map").classList.add("no-tiles");
   }
 
-  var state = { layer: "risk", level: "county", period: controls.period.value, fitted: false, selected: null };
+  // The levels offered below the user's jurisdiction, top first (a province: city → county → town). Double-clicking
+  // a region zooms into it and shows the level below, inside it only (state.within: its code prefix).
+  var LEVELS = settings.levels || ["county", "town"];
+  var state = { layer: "risk", level: LEVELS[0], period: controls.period.value, fitted: false, selected: null, within: null };
+  controls.level.value = state.level;
   var regionLayer = null;
   var outlineLayer = null;  // county outlines under the town markers, for orientation
   var priorityLayer = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45 });
@@ -35,6 +39,15 @@
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
+
+  // GB/T 2260: the prefix every division inside a region shares (330000 → 33, 330400 → 3304, a county its own code).
+  function codePrefix(code) {
+    if (code.length !== 6) { return code; }
+    var prefix = code;
+    while (prefix.length > 2 && prefix.slice(-2) === "00") { prefix = prefix.slice(0, -2); }
+    return prefix;
+  }
+  function inside(feature) { return !state.within || feature.properties.code.indexOf(state.within) === 0; }
 
   function percent(value) { return value == null ? "—" : value.toFixed(1) + "%"; }
 
@@ -102,7 +115,7 @@
     getJSON("/api/regions/map/?level=county" + (state.period ? "&period=" + state.period : "")).then(function (counties) {
       if (state.level !== "town") { return; }
       outlineLayer = L.geoJSON(counties, {
-        filter: function (feature) { return !!feature.geometry && feature.geometry.type !== "Point"; },
+        filter: function (feature) { return !!feature.geometry && feature.geometry.type !== "Point" && inside(feature); },
         style: { color: "#8a96a3", weight: 1.2, fill: true, fillColor: "#ffffff", fillOpacity: 0.6, interactive: false },
         interactive: false,
       }).addTo(map);
@@ -116,7 +129,7 @@
     if (collection.thresholds) { showThresholds(collection.thresholds); }
     maxCount = Math.max.apply(null, collection.features.map(function (f) { return f.properties.enterprise_count; }).concat([1]));
     regionLayer = L.geoJSON(collection, {
-      filter: function (feature) { return !!feature.geometry; },
+      filter: function (feature) { return !!feature.geometry && inside(feature); },
       style: styleFor,
       pointToLayer: function (feature, latlng) {
         var radius = 5 + Math.min(9, Math.sqrt(feature.properties.enterprise_count || 0) / 2);
@@ -124,9 +137,10 @@
       },
       onEachFeature: function (feature, layer) {
         var p = feature.properties;
-        var permanent = state.level === "county";
+        var permanent = state.level === "city" || (state.level === "county" && (state.within || LEVELS[0] === "county"));
         layer.bindTooltip(tooltipFor(p), { permanent: permanent, direction: "center", className: "region-label" + (permanent ? "" : " floating") });
         layer.on("click", function () { select(p.code); });
+        layer.on("dblclick", function (event) { L.DomEvent.stop(event); zoomInto(feature, layer); });
       },
     }).addTo(map);
     ensureHatchPattern();
@@ -136,6 +150,18 @@
       state.fitted = true;
     }
     document.getElementById("map").dataset.loaded = state.level;
+  }
+
+  function zoomInto(feature, layer) {
+    var next = LEVELS[LEVELS.indexOf(state.level) + 1];
+    if (!next) { return; }
+    if (layer.getBounds) { map.fitBounds(layer.getBounds(), { padding: [10, 10] }); }
+    state.within = codePrefix(feature.properties.code);
+    state.level = next;
+    state.fitted = true;
+    controls.level.value = next;
+    select(feature.properties.code);
+    loadRegions();
   }
 
   function loadRegions() {
@@ -269,6 +295,7 @@
       }
       loadPriorities();
     } else {
+      if (name === "level") { state.within = null; state.fitted = false; }  // a level picked by hand: the whole jurisdiction
       loadRegions();
       if (name === "period") {
         renderCards(settings.topRegion);
@@ -281,5 +308,5 @@
 
   loadRegions();
   if (settings.topRegion) { renderCards(settings.topRegion); }
-  window.jqsMap = { map: map, select: select, state: state };
+  window.jqsMap = { map: map, select: select, state: state, zoomInto: zoomInto };
 })();

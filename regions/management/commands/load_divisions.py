@@ -4,20 +4,39 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from regions.imports import BOUNDARIES_SOURCE, DIVISIONS_SOURCE, boundaries_import, divisions_import, load_jiaxing, read_divisions_csv
+from regions.imports import (
+    BOUNDARIES_SOURCE,
+    DIVISIONS_SOURCE,
+    PROVINCES,
+    boundaries_import,
+    divisions_import,
+    load_jiaxing,
+    load_province,
+    read_divisions_csv,
+)
 
 
 class Command(BaseCommand):
-    help = "Load administrative divisions (default: Jiaxing, shipped with the app) and optional GeoJSON boundaries."
+    help = (
+        "Load administrative divisions (default: Jiaxing, shipped with the app; --province: a whole province, also shipped) "
+        "and optional GeoJSON boundaries."
+    )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--province", choices=sorted(PROVINCES), help="Load a whole province shipped with the app (its cities, counties, towns)."
+        )
         parser.add_argument("--divisions", type=Path, help="CSV with code,name,level,parent_code (UTF-8).")
         parser.add_argument("--boundaries", type=Path, help="GeoJSON FeatureCollection whose features carry a 'code' property.")
         parser.add_argument("--source", default="", help="Source and licence note kept with the records.")
 
-    def handle(self, *args, divisions=None, boundaries=None, source="", **options):
+    def handle(self, *args, province=None, divisions=None, boundaries=None, source="", **options):
+        if province and (divisions or boundaries):
+            raise CommandError("--province loads the shipped files: give it alone, or --divisions/--boundaries without it")
         try:
-            if divisions is None and boundaries is None:
+            if province:
+                reports = load_province(province)
+            elif divisions is None and boundaries is None:
                 reports = load_jiaxing()
             else:
                 reports = []
