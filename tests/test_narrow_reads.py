@@ -166,6 +166,7 @@ def test_a_big_unfiltered_list_shows_the_estimate_and_a_filtered_one_the_exact_c
     cl = response.context["cl"]
     assert cl.paginator.estimated and cl.result_count == 6  # ANALYZE of a small table reads every row
     assert "about 6 enterprises (estimated)" in response.content.decode()
+    assert "about 6 results (estimated)" in response.content.decode()
     filtered = client_en.get(changelist(Enterprise), {"q": "测试"}).context["cl"]
     assert not filtered.paginator.estimated and filtered.result_count == 6
 
