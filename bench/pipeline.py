@@ -7,8 +7,9 @@ Runs only on a migrated database that holds nothing but benchmark data (every ge
 ``BENCH-…``). The data is a pure function of ``--enterprises`` (hashes, not random draws), so a second
 invocation with the same size reuses it; ``--fresh`` flushes and regenerates. Steps: generate → reset the
 derived state → the pipeline (the ORM services, via ``jiaxing_qs.pipeline.run_stage``) → the same again (the
-idempotent rerun) → reset → the hand-written SQL of bench/handwritten_sql.py twice → compare the derived state
-both left → report (``--repeat N``: all of it N times, per-stage medians). See bench/README.md.
+idempotent rerun) → reset → the hand-written SQL of bench/handwritten_sql.py twice → reset → the same SQL
+against a narrow table of derived enterprise state (the floor) twice → compare the derived state each left
+with the ORM's → report (``--repeat N``: all of it N times, per-stage medians). See bench/README.md.
 """
 
 import argparse
@@ -451,28 +452,32 @@ def print_report(report: dict) -> None:
         f"({data['nonconforming'] / max(data['spot_checks'], 1):.1%} non-conforming), {data['other_risk_events']:,} other risk events"
         + (f"; generated in {sum(report['generation'].values()):.1f} s" if report["generation"] else "; reused")
     )
-    # ORM/SQL k: the pipeline's run k against the hand-written SQL's run k (both from the same starting state).
-    pairs = [(f"ORM run {k}", f"SQL run {k}") for k in (1, 2) if f"ORM run {k}" in runs and f"SQL run {k}" in runs]
+    # ORM/SQL k, ORM/floor k: the pipeline's run k against the hand-written SQL's (and the floor's) run k, all
+    # from the same starting state.
+    pairs = [(f"ORM run {k}", f"{other} run {k}") for other in ("SQL", "floor") for k in (1, 2)]
+    pairs = [(orm, other) for orm, other in pairs if orm in runs and other in runs]
     print()
-    print(f"{'stage':<26}" + "".join(f" {label:>16}" for label in runs) + "".join(f" {'ORM/SQL ' + orm[-1]:>9}" for orm, _ in pairs))
-    print(f"{'':<26}" + "".join(f" {'s':>9} {'stmts' if label.startswith('SQL') else 'queries':>6}" for label in runs))
+    heads = "".join(f" {'ORM/' + other.split()[0] + ' ' + orm[-1]:>11}" for orm, other in pairs)
+    print(f"{'stage':<26}" + "".join(f" {label:>16}" for label in runs) + heads)
+    print(f"{'':<26}" + "".join(f" {'s':>9} {'queries' if label.startswith('ORM') else 'stmts':>6}" for label in runs))
 
     def line(name: str, rows: dict[str, dict]) -> str:
         cells = "".join(f" {rows[label]['seconds']:9.3f} {rows[label]['queries']:6d}" for label in runs)
         ratios = "".join(
-            f" {rows[orm]['seconds'] / rows[sql]['seconds']:9.2f}" if rows[sql]["seconds"] else f" {'—':>9}" for orm, sql in pairs
+            f" {rows[orm]['seconds'] / rows[sql]['seconds']:11.2f}" if rows[sql]["seconds"] else f" {'—':>11}" for orm, sql in pairs
         )
         return f"{name:<26}{cells}{ratios}"
 
     for index, stage in enumerate(next(iter(runs.values()))["stages"]):
         print(line(stage["stage"], {label: run["stages"][index] for label, run in runs.items()}))
     print(line("total", runs))
-    if "same_result" in report:
-        print()
-        same = report["same_result"]
-        print("hand-written SQL left the same derived state as the ORM pipeline" if same else "DIFFERENCES between ORM and SQL results:")
-        for difference in report["differences"][:20]:
-            print(f"  {difference}")
+    for other, what in (("SQL", "hand-written SQL"), ("floor", "narrow-table floor")):
+        if f"same_result {other}" in report:
+            print()
+            same = report[f"same_result {other}"]
+            print(f"{what} left the same derived state as the ORM pipeline" if same else f"DIFFERENCES between ORM and {what} results:")
+            for difference in report[f"differences {other}"][:20]:
+                print(f"  {difference}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -481,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=DEFAULT_AS_OF, help=f"pipeline date (default {DEFAULT_AS_OF})")
     parser.add_argument("--fresh", action="store_true", help="flush the benchmark data and generate it again")
     parser.add_argument("--no-handwritten", action="store_true", help="skip the hand-written SQL comparison")
+    parser.add_argument("--no-floor", action="store_true", help="skip the narrow-table floor (the hand-written SQL on narrow state)")
     parser.add_argument("--runs", type=int, choices=(1, 2), default=2, help="runs of each: 2 = first run and idempotent rerun (default)")
     parser.add_argument("--repeat", type=int, default=1, help="measure N times, report each stage's median (for a busy machine)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH ('-' for stdout)")
@@ -497,25 +503,34 @@ def main(argv: list[str] | None = None) -> int:
     if not must_generate:
         print(f"reusing the benchmark data already in the database ({options.enterprises:,} enterprises)", flush=True)
     ensure_rules()
+    from bench import handwritten_sql
+
     contenders = [("ORM", run_stage)]
     if not options.no_handwritten:
-        from bench import handwritten_sql
-
         contenders.append(("SQL", handwritten_sql.run_stage))
+    if not options.no_floor:
+        contenders.append(("floor", handwritten_sql.narrow_run_stage))
     measured: dict[str, list[Run]] = {}
     report = {"as_of": options.as_of.isoformat(), "generation": generation}
     for repetition in range(options.repeat):
-        states = []
+        states = {}
         for name, run in contenders:  # each from the state right after generation
             reset_derived(period)
+            if name == "floor":
+                handwritten_sql.narrow_prepare()
             for k in range(1, options.runs + 1):
                 measured.setdefault(f"{name} run {k}", []).append(
                     timed_run(f"{name} run {k} ({repetition + 1}/{options.repeat})", run, options.as_of)
                 )
-            states.append(fingerprint(period))
-        if len(states) == 2 and "same_result" not in report:
-            differences = fingerprint_differences(*states)
-            report.update(same_result=not differences, differences=differences)
+            states[name] = fingerprint(period)
+            if name == "floor":  # its enterprise state is in the narrow table; the enterprises' own columns stay reset
+                states[name]["enterprises"] = handwritten_sql.narrow_enterprise_state()
+                handwritten_sql.narrow_drop()
+        for other in states.keys() - {"ORM"}:
+            if f"differences {other}" not in report:
+                differences = fingerprint_differences(states["ORM"], states[other])
+                report[f"differences {other}"] = differences
+                report[f"same_result {other}"] = not differences
     report["data"] = data_summary()
     runs = [median_run(label, repetitions) for label, repetitions in measured.items()]
     report["runs"] = [asdict(run) | {"seconds": run.seconds, "queries": run.queries} for run in runs]

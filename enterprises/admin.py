@@ -4,11 +4,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from common.admin_utils import RuleVersionAdmin, badge
+from common.admin_utils import EstimatedCountPaginator, RuleVersionAdmin, badge
 from common.import_admin import ImportExportMixin
 from products.admin import AuditedAdmin, ChangeReasonMixin, LatestFormSet, related_history
 from products.models import Product
-from regions.admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
+from regions.admin_scoping import CityWideAdmin, JurisdictionScopedAdmin, division_filter
+from regions.models import Level
+from regions.selectors import without_boundaries
 
 from .codes import codes_revoke
 from .imports import ENTERPRISE_EXPORT, RISK_EVENT_EXPORT, enterprises_import, products_made_import, risk_events_import
@@ -108,9 +110,12 @@ class EnterpriseAdmin(JurisdictionScopedAdmin, ChangeReasonMixin, ImportExportMi
     importers = (enterprises_import, products_made_import)
     export_fields = ENTERPRISE_EXPORT
     list_display = ("name", "credit_code", "town", "county", "risk_badge", "category_badge", "status", "is_demo")
-    list_filter = ("risk_class", "category", "status", ("town__parent", admin.RelatedOnlyFieldListFilter), "is_demo")
+    list_filter = ("risk_class", "category", "status", ("town__parent", division_filter(Level.COUNTY)), "is_demo")
     search_fields = ("name", "credit_code", "address")
     list_select_related = ("town__parent",)
+    # A million rows: the unfiltered list is counted from the planner's estimate, a filtered one once (not twice).
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     autocomplete_fields = ("town",)
     readonly_fields = ("risk_badge", "reasons", "max_grade", "category_badge", "classified_at", "made_history", "events_history")
     fieldsets = (
@@ -121,6 +126,10 @@ class EnterpriseAdmin(JurisdictionScopedAdmin, ChangeReasonMixin, ImportExportMi
     )
     inlines = [EnterpriseProductInline, RiskReasonInline, RiskEventInline, QualityCodeInline, StateChangeInline]
     actions = ["revoke_quality_codes"]
+
+    def get_queryset(self, request):
+        # The list, the page and the export name the town and county; their boundaries are never shown here.
+        return without_boundaries(super().get_queryset(request).select_related("town__parent"), "town", "town__parent")
 
     @admin.action(description=_("Revoke and reissue quality code"))
     def revoke_quality_codes(self, request, queryset):
@@ -171,10 +180,12 @@ class RiskEventAdmin(JurisdictionScopedAdmin, ChangeReasonMixin, ImportExportMix
     importers = (risk_events_import,)
     export_fields = RISK_EVENT_EXPORT
     list_display = ("occurred_on", "kind", "enterprise", "product", "source_ref", "is_demo")
-    list_filter = ("kind", "is_demo", ("enterprise__town__parent", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("kind", "is_demo", ("enterprise__town__parent", division_filter(Level.COUNTY)))
     search_fields = ("source_ref", "enterprise__name", "enterprise__credit_code")
     autocomplete_fields = ("enterprise", "product")
     list_select_related = ("enterprise", "product")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     date_hierarchy = "occurred_on"
 
 

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Case, Count, Q, When
 
 from regions.models import code_prefix
+from regions.selectors import without_boundaries
 
 from .models import KEY_SUPERVISED, Category, Enterprise, RiskClass, RiskReason, Status
 
@@ -49,7 +50,7 @@ def key_enterprises(region, *, limit: int = 10) -> tuple[list[Enterprise], int]:
         .select_related("town")
         .order_by(Case(When(category=Category.TIGHTENED, then=0), default=1), "-risk_class", "name")
     )
-    return list(queryset[:limit]), queryset.count()
+    return list(without_boundaries(queryset, "town")[:limit]), queryset.count()
 
 
 def priority_markers(jurisdiction, *, bbox: tuple[float, float, float, float] | None, limit: int = 5000) -> dict:

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
-from regions.selectors import PROFILE_LOADED
+from regions.selectors import PROFILE_LOADED, without_boundaries
 
 
 class StaffModelBackend(ModelBackend):
@@ -11,7 +11,10 @@ class StaffModelBackend(ModelBackend):
     jurisdiction in the user's own query saves one or two queries on every request."""
 
     def get_user(self, user_id):
-        users = get_user_model()._default_manager.select_related("staff_profile__jurisdiction")
+        # The jurisdiction's code, level and name are asked for on every request; its boundary never is.
+        users = without_boundaries(
+            get_user_model()._default_manager.select_related("staff_profile__jurisdiction"), "staff_profile__jurisdiction"
+        )
         try:
             user = users.get(pk=user_id)
         except get_user_model().DoesNotExist:

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.db.models import OuterRef, Subquery
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -7,9 +8,10 @@ from common.admin_utils import RuleVersionAdmin, badge
 from common.import_admin import ExportMixin, ImportExportMixin
 
 from .access import manages_staff, staff_grant_problem
-from .admin_scoping import CityWideAdmin, JurisdictionScopedAdmin
+from .admin_scoping import CityWideAdmin, JurisdictionScopedAdmin, division_filter
 from .imports import REGION_SNAPSHOT_EXPORT, staff_dingtalk_import
 from .models import Bureau, ColourThresholds, IndexWeights, Region, RegionSnapshot, StaffProfile
+from .selectors import without_boundaries
 from .services import index_formula
 
 
@@ -27,11 +29,19 @@ class SnapshotInline(admin.TabularInline):
         return badge(obj.get_colour_display(), obj.colour)
 
 
+class RegionChangeList(ChangeList):
+    """The list shows whether a division has a boundary (computed in SQL), never the boundary itself: its rows
+    and their parents are read without it."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return without_boundaries(super().get_queryset(request, exclude_parameters), "", "parent")
+
+
 @admin.register(Region)
 class RegionAdmin(JurisdictionScopedAdmin, CityWideAdmin, admin.ModelAdmin):
     jurisdiction_path = ""  # a division itself: county staff see their county and its towns
     list_display = ("code", "name", "level", "parent", "latest_colour", "latest_share", "has_boundary")
-    list_filter = ("level", ("parent", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("level", ("parent", division_filter()))
     search_fields = ("code", "name", "name_en")
     list_select_related = ("parent",)
     readonly_fields = ("label_lat", "label_lon")
@@ -46,8 +56,12 @@ class RegionAdmin(JurisdictionScopedAdmin, CityWideAdmin, admin.ModelAdmin):
             .annotate(
                 latest_colour_value=Subquery(latest.values("colour")[:1]),
                 latest_share_value=Subquery(latest.values("risk_share")[:1]),
+                has_boundary_value=ExpressionWrapper(Q(boundary__isnull=False), output_field=BooleanField()),
             )
         )
+
+    def get_changelist(self, request, **kwargs):
+        return RegionChangeList
 
     @admin.display(description=_("colour (latest period)"), ordering="latest_colour_value")
     def latest_colour(self, obj):
@@ -61,9 +75,9 @@ class RegionAdmin(JurisdictionScopedAdmin, CityWideAdmin, admin.ModelAdmin):
     def latest_share(self, obj):
         return "—" if obj.latest_share_value is None else f"{obj.latest_share_value:.1f}"
 
-    @admin.display(description=_("boundary"), boolean=True)
+    @admin.display(description=_("boundary"), boolean=True, ordering="has_boundary_value")
     def has_boundary(self, obj):
-        return obj.boundary is not None
+        return obj.has_boundary_value
 
 
 @admin.register(RegionSnapshot)

@@ -15,12 +15,13 @@ another's rules.
 
 from dataclasses import dataclass
 
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 
 from .models import Region, Role, code_prefix
-from .selectors import is_topmost, jurisdiction_of, lies_within, role_of
+from .selectors import is_topmost, jurisdiction_of, lies_within, role_of, without_boundaries
 
 
 @dataclass(frozen=True)
@@ -161,3 +162,21 @@ class CityWideAdmin:
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and is_city_administrator(request)
+
+
+class DivisionListFilter(admin.RelatedFieldListFilter):
+    """A changelist filter by a division of one ``level`` (``division_filter(Level.COUNTY)``): the divisions of
+    that level inside the user's admin scope, read without their boundaries. RelatedOnlyFieldListFilter would
+    first take the DISTINCT divisions over every row of the list (a million enterprises), then load each
+    division whole."""
+
+    level = ""  # "": every division that has divisions under it (a filter by parent)
+
+    def field_choices(self, field, request, model_admin):
+        divisions = Region.objects.filter(level=self.level) if self.level else Region.objects.filter(children__isnull=False).distinct()
+        divisions = scoped(without_boundaries(divisions, ""), "", admin_scope(request))
+        return [(division.pk, str(division)) for division in divisions.order_by("code")]
+
+
+def division_filter(level: str = "") -> type[DivisionListFilter]:
+    return type(f"{(level or 'parent').title()}ListFilter", (DivisionListFilter,), {"level": level})

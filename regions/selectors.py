@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 
 from .models import Bureau, Colour, ColourThresholds, Level, Region, RegionSnapshot, Role, StaffProfile, code_prefix
 
@@ -56,6 +56,16 @@ def within(jurisdiction: Region | None) -> Q:
     if jurisdiction is None:
         return Q()
     return Q(code__startswith=code_prefix(jurisdiction.code))
+
+
+BOUNDARY_FIELDS = ("boundary", "boundary_simplified")
+
+
+def without_boundaries(queryset: QuerySet, *paths: str) -> QuerySet:
+    """``queryset`` with the GeoJSON boundaries of the regions at ``paths`` ("town", "town__parent"; "" for the
+    regions themselves) left unloaded: for rows that show a division's name or code, not its shape, decoding
+    them is most of the work (a county's boundary is tens of kilobytes of JSON, per row)."""
+    return queryset.defer(*(f"{path}__{field}" if path else field for path in paths for field in BOUNDARY_FIELDS))
 
 
 def lies_within(division: Region | None, jurisdiction: Region) -> bool:

@@ -14,6 +14,7 @@ from products.models import Grade
 from regions.api.defaults import api_jurisdiction
 from regions.api.params import DivisionCodeFilter, PeriodQuery
 from regions.models import COUNTY_CODE, TOWN_CODE
+from regions.selectors import without_boundaries
 
 from ..models import KEY_SUPERVISED, Category, Enterprise, EnterpriseProduct, RiskClass, RiskEvent, RiskEventKind, Status
 from ..selectors import enterprises_within
@@ -58,7 +59,10 @@ class EnterpriseViewSet(ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Enterprise.objects.none()
-        enterprises = enterprises_within(api_jurisdiction(self.request)).select_related("town__parent", "risk_score")
+        # The town and county give their codes and names only: their boundaries stay in the database.
+        enterprises = without_boundaries(
+            enterprises_within(api_jurisdiction(self.request)).select_related("town__parent", "risk_score"), "town", "town__parent"
+        )
         if self.action == "retrieve":
             enterprises = enterprises.prefetch_related(
                 Prefetch("made", queryset=EnterpriseProduct.objects.select_related("product").order_by("-product__grade", "product__code")),

@@ -1,6 +1,7 @@
 from django.db import models
 
 from common.tabular import ExportField
+from regions.selectors import without_boundaries
 
 from ..models import InspectionTask, TaskStatus
 from ..planning.selectors import tasks_within
@@ -17,6 +18,7 @@ def officer_open_task(*, officer, enterprise_id: int) -> InspectionTask | None:
 def officer_tasks(*, user, jurisdiction, submitted: bool = False) -> "models.QuerySet[InspectionTask]":
     """An officer's open tasks by due date (so the overdue come first), or their submitted ones, newest first."""
     tasks = tasks_within(jurisdiction).filter(assignments__officer=user).select_related("enterprise__town__parent", "product")
+    tasks = without_boundaries(tasks, "enterprise__town", "enterprise__town__parent")
     if submitted:
         return tasks.filter(status=TaskStatus.SUBMITTED).select_related("result").order_by("-result__submitted_at", "-id")
     return tasks.filter(status=TaskStatus.ASSIGNED).order_by("due_date", "id")

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_safe
 
 from enterprises.models import Category
 from regions.models import Colour
-from regions.selectors import bureau_for
+from regions.selectors import bureau_for, without_boundaries
 
 from ..models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
 from .draw import DRAW_METHOD, DRAW_METHOD_PPS, draw_method_description, stratum_code_label
@@ -55,7 +55,7 @@ def _sort_key(task) -> tuple:
 
 def public_plan_rows(plan: InspectionPlan) -> list[PublicRow]:
     """The drawn enterprises of a plan with their outcomes so far, public fields only (one query)."""
-    tasks = plan.tasks.select_related("enterprise__town", "product", "result__order")
+    tasks = without_boundaries(plan.tasks.select_related("enterprise__town", "product", "result__order"), "enterprise__town")
     rows = []
     for task in sorted(tasks, key=_sort_key):
         result = getattr(task, "result", None)

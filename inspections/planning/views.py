@@ -13,7 +13,7 @@ from common.views import refusal_show
 from enterprises.models import DRAW_RATIO_FIELDS, SupervisionPolicy
 from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES, Level, Region
-from regions.selectors import within
+from regions.selectors import within, without_boundaries
 
 from ..models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, NotificationStatus, PlanStatus, TaskStatus
 from .assignment import officers_named
@@ -108,7 +108,7 @@ def plan_detail(request, pk):
         context |= {"preview": preview, "rows": rows}
     else:
         context |= {
-            "tasks": plan.tasks.select_related("enterprise__town", "product")
+            "tasks": without_boundaries(plan.tasks.select_related("enterprise__town", "product"), "enterprise__town")
             .prefetch_related("assignments__officer")
             .order_by("arm", "stratum", "draw_rank"),
         }
