@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "regions.map_cache.MapMicroCacheMiddleware",  # repeated map requests answered before sessions (see module)
+    "common.csp.ContentSecurityPolicyMiddleware",  # a strict CSP on every page (the map's JSON above needs none)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "jiaxing_qs.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
