@@ -9,8 +9,11 @@ the configured base-map tile server, ``MAP_TILE_URL``), no plugins, no framing b
 Two allowances, each for something the app cannot change cheaply: ``style`` *attributes* are allowed
 (``style-src-attr 'unsafe-inline'``: a few templates and map.js set a colour inline; an attribute cannot run script,
 and images still load only from here), and ReDoc (/api/redoc/), whose library writes its own ``<style>`` elements
-without a nonce, may use inline ``<style>``. The Django admin's one inline ``<style>`` (a changelist without
-actions) is allowed by its hash.
+without a nonce and starts its search in a worker made from a blob, may use inline ``<style>`` and blob: workers.
+(ReDoc's "powered by" logo from cdn.redoc.ly is refused: nothing is loaded from outside.) The Django admin's
+one inline ``<style>`` (a changelist without actions) is allowed by its hash.
+
+With DEBUG on, a 404 or 500 is Django's debug page, with its own inline styles and scripts: it gets no policy.
 
 Django's SecurityMiddleware already sends X-Content-Type-Options: nosniff, Referrer-Policy: same-origin and
 Cross-Origin-Opener-Policy: same-origin, and XFrameOptionsMiddleware X-Frame-Options: DENY; frame-ancestors
@@ -24,7 +27,7 @@ from django.conf import settings
 
 # sha256 of the inline <style> of django/contrib/admin/templates/admin/change_list.html (Django 5.2)
 ADMIN_CHANGELIST_STYLE = "'sha256-blvLUW3UscWqsXGByNOqdBboM+ShWAuugp2mC/wbafU='"
-INLINE_STYLE_PATHS = ("/api/redoc/",)
+REDOC_PATHS = ("/api/redoc/",)
 
 
 def tile_origin() -> str:
@@ -33,8 +36,8 @@ def tile_origin() -> str:
     return f"{url.scheme}://{url.netloc}" if url.scheme and url.netloc else ""
 
 
-def content_security_policy(nonce: str, *, inline_styles: bool = False) -> str:
-    styles = "'self' 'unsafe-inline'" if inline_styles else f"'self' 'nonce-{nonce}' {ADMIN_CHANGELIST_STYLE}"
+def content_security_policy(nonce: str, *, redoc: bool = False) -> str:
+    styles = "'self' 'unsafe-inline'" if redoc else f"'self' 'nonce-{nonce}' {ADMIN_CHANGELIST_STYLE}"
     images = " ".join(filter(None, ["'self'", "data:", "blob:", tile_origin()]))
     directives = {
         "default-src": "'self'",
@@ -44,6 +47,7 @@ def content_security_policy(nonce: str, *, inline_styles: bool = False) -> str:
         "img-src": images,
         "font-src": "'self' data:",
         "connect-src": "'self'",
+        "worker-src": "'self' blob:" if redoc else "'self'",
         "object-src": "'none'",
         "base-uri": "'self'",
         "form-action": "'self'",
@@ -61,7 +65,9 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         request.csp_nonce = secrets.token_urlsafe(16)
         response = self.get_response(request)
+        if settings.DEBUG and response.status_code in (404, 500):
+            return response  # Django's debug pages (DEBUG only) carry their own inline styles and scripts
         if "Content-Security-Policy" not in response:
-            inline_styles = request.path.startswith(INLINE_STYLE_PATHS)
-            response["Content-Security-Policy"] = content_security_policy(request.csp_nonce, inline_styles=inline_styles)
+            redoc = request.path.startswith(REDOC_PATHS)
+            response["Content-Security-Policy"] = content_security_policy(request.csp_nonce, redoc=redoc)
         return response

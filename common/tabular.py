@@ -32,12 +32,15 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles import Font
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -130,17 +133,42 @@ def _xlsx_rows(data: bytes, max_rows: int | None = None) -> Iterator[tuple]:
             texts = sum(info.file_size for info in archive.infolist() if info.filename.lower().endswith("sharedstrings.xml"))
             if max_rows is not None and texts > max(max_rows, 1000) * TEXT_BYTES_PER_ROW:
                 raise too_many_rows(max_rows)
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        reader, sheet = _first_sheet(data)
     except (zipfile.BadZipFile, InvalidFileException, ParseError, KeyError, OSError, ValueError) as error:
         raise TableError(_("This file is not a readable .xlsx spreadsheet (%(error)s).") % {"error": error}) from None
-    sheet = workbook.worksheets[0]
-    sheet.reset_dimensions()  # some writers record a wrong sheet size, which would cut rows off
     try:
         yield from sheet.iter_rows(values_only=True)
     except (ParseError, KeyError, ValueError, TypeError) as error:
         raise TableError(_("This file is not a readable .xlsx spreadsheet (%(error)s).") % {"error": error}) from None
     finally:
-        workbook.close()
+        reader.archive.close()
+
+
+class _StreamedSheet(ReadOnlyWorksheet):
+    """openpyxl's read-only sheet without its size lookup. A sheet that does not state its size (no <dimension>,
+    which Excel writes but nothing requires) would be parsed whole to find it when the workbook is opened, before
+    the first row could be read: minutes for a small .xlsx unpacking to a million rows (bench/imports.py --bomb).
+    The size is not needed, and a stated one may be wrong (some writers record one that would cut rows off): rows
+    are read until the sheet ends, as after ``reset_dimensions``."""
+
+    def _get_size(self):
+        pass
+
+
+def _first_sheet(data: bytes) -> tuple[ExcelReader, ReadOnlyWorksheet]:
+    """The first worksheet of an .xlsx, opened read-only with cached values: what ``load_workbook(read_only=True,
+    data_only=True).worksheets[0]`` gives, without opening every sheet (``ExcelReader.read`` minus its worksheets,
+    properties and theme, which a table does not need; the styles tell dates from numbers)."""
+    reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+    reader.read_manifest()
+    reader.read_strings()
+    reader.read_workbook()
+    apply_stylesheet(reader.archive, reader.wb)
+    for sheet, rel in reader.parser.find_sheets():
+        if rel.target in reader.valid_files and "chartsheet" not in rel.Type:
+            return reader, _StreamedSheet(reader.wb, sheet.name, rel.target, reader.shared_strings)
+    reader.archive.close()
+    raise KeyError("no worksheet")
 
 
 def decode_text(data: bytes) -> str:

@@ -686,3 +686,29 @@ def test_a_confirmed_import_removes_its_kept_preview(admin_client, jiaxing, medi
     token = response.url.rstrip("/").rsplit("/", 1)[-1]
     admin_client.post(reverse("admin:enterprises_enterprise_import_confirm", args=[token]))
     assert Enterprise.objects.count() == 1 and not list(upload_folder().glob(f"{token}*"))
+
+
+def test_an_xlsx_that_does_not_state_its_size_is_refused_at_the_cap_without_parsing_it_whole(jiaxing, tmp_path):
+    """openpyxl would parse a sheet without <dimension> whole on opening, to find its size; common.tabular does not
+    ask for it. A million-row bomb is refused after reading the cap's rows: bounded by a count of parsed rows."""
+    from bench.imports import ENTERPRISE_HEADERS, write_repeated_xlsx
+    from common.tabular import TooManyRows
+
+    path = tmp_path / "bomb.xlsx"
+    write_repeated_xlsx(path, ENTERPRISE_HEADERS, enterprise_row(1), 20_000)
+    parsed = []
+    from openpyxl.worksheet import _reader
+
+    parse_row = _reader.WorkSheetParser.parse_row
+
+    def counting(self, element):
+        parsed.append(1)
+        return parse_row(self, element)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_reader.WorkSheetParser, "parse_row", counting)
+        with pytest.raises(TooManyRows):
+            read_table(path, max_rows=100)
+    assert len(parsed) <= 102
+    table = read_table(path)
+    assert len(table.rows) == 20_000 and table.headers == ENTERPRISE_HEADERS
