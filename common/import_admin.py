@@ -2,9 +2,15 @@
 
 Import: the uploaded file is kept under ``MEDIA_ROOT/imports/<random token>.<ext>`` between the preview and
 the confirmation, and the token is remembered in the uploader's session, so nobody else can confirm it. The
-preview checks every row (a dry run) and lists every bad row; the confirm button is disabled while there is
-one. Confirming checks again and writes in one transaction, synchronously: a 50,000-row file takes well
-under a minute (bench/imports.py), and the page says so. Files left unconfirmed are removed after a day.
+upload checks every row (a dry run) once and keeps the result beside the file (``<token>.preview-<language>.json``),
+so opening or refreshing the preview reads it instead of checking the file again; the confirm button is
+disabled while there is a problem. Confirming checks again and writes in one transaction, synchronously: a
+50,000-row file takes well under a minute (bench/imports.py), and the page says so. Files left unconfirmed are
+removed after a day, their kept results with them.
+
+Bounds (issue #14: a 0.8 MB .xlsx unpacking to 1.35 million rows held a worker for minutes): a file of more than
+``IMPORT_MAX_ROWS`` rows is refused as soon as the reading passes that many (common.tabular.read_table), and the
+preview lists the first ``IMPORT_MAX_LISTED_PROBLEMS`` problems with the total.
 
 The admin class provides ``admin_scope(request)`` (the user's reach: ``everywhere`` or a ``region``), as the
 jurisdiction mixins of regions/admin_scoping.py do; this module imports no app.
@@ -21,6 +27,7 @@ enterprise elsewhere is a bad row (the importers take a ``jurisdiction``); a use
 import dataclasses
 import functools
 import io
+import json
 import secrets
 import time
 from collections.abc import Sequence
@@ -37,11 +44,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from .signals import pipeline_inputs_changed
-from .tabular import CSV_SUFFIXES, XLSX_SUFFIXES, ExportField, Importer, export_xlsx, write_xlsx
+from .tabular import CSV_SUFFIXES, XLSX_SUFFIXES, ExportField, Importer, ImportReport, export_xlsx, write_xlsx
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_SUFFIXES = (*XLSX_SUFFIXES, *CSV_SUFFIXES)
@@ -179,6 +186,7 @@ class ImportExportMixin(ExportMixin):
             "importers": self.importers,
             "changelist_url": self._url("changelist"),
             "max_mb": UPLOAD_MAX_MB,
+            "max_rows": f"{settings.IMPORT_MAX_ROWS:,}",
             **values,
         }
 
@@ -188,6 +196,8 @@ class ImportExportMixin(ExportMixin):
         form = UploadForm(request.POST or None, request.FILES or None, importers=self.importers)
         if request.method == "POST" and form.is_valid():
             token = self._keep_upload(request, form.cleaned_data["kind"], form.cleaned_data["file"])
+            upload, file = self._upload(request, token)
+            self._check(request, token, upload, file)  # once, here: the preview page reads the kept result
             return redirect("admin:" + self._url_name("import_preview"), token=token)
         templates = [(importer, self._url("import_template", importer.kind)) for importer in self.importers]
         return TemplateResponse(request, "admin/import_export/import_form.html", self._context(request, form=form, templates=templates))
@@ -229,6 +239,8 @@ class ImportExportMixin(ExportMixin):
 
     def _forget_upload(self, request, token: str, file: Path) -> None:
         file.unlink(missing_ok=True)
+        for kept_result in upload_folder().glob(f"{token}.preview-*.json"):
+            kept_result.unlink(missing_ok=True)
         kept = request.session.get(SESSION_KEY, {})
         kept.pop(token, None)
         request.session[SESSION_KEY] = kept
@@ -244,12 +256,31 @@ class ImportExportMixin(ExportMixin):
         )
         return TemplateResponse(request, "admin/import_export/import_preview.html", context)
 
+    @staticmethod
+    def _kept_result_path(token: str) -> Path:
+        """Where the dry run of the upload ``token`` is kept, one per language (its messages are in it)."""
+        return upload_folder() / f"{token}.preview-{get_language()}.json"
+
+    def _keep_result(self, token: str, report: ImportReport) -> ImportReport:
+        """The report as the page shows it (its first problems and their totals), kept for the next view of it."""
+        listed = report.listing(settings.IMPORT_MAX_LISTED_PROBLEMS)
+        self._kept_result_path(token).write_text(json.dumps(listed.as_json(), ensure_ascii=False), encoding="utf-8")
+        return listed
+
+    def _check(self, request, token: str, upload: dict, file: Path) -> ImportReport:
+        """The dry run of the kept file within the user's jurisdiction, at most IMPORT_MAX_ROWS rows; kept for the preview."""
+        importer = self._importer_within(request, upload["kind"])
+        return self._keep_result(token, importer(file, filename=upload["name"], dry_run=True, max_rows=settings.IMPORT_MAX_ROWS))
+
     def import_preview_view(self, request, token: str):
         if not self.has_import_permission(request):
             raise PermissionDenied
         upload, file = self._upload(request, token)
         importer = self._importer_within(request, upload["kind"])
-        report = importer(file, filename=upload["name"], dry_run=True)
+        try:
+            report = ImportReport.from_json(json.loads(self._kept_result_path(token).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):  # not kept in this language yet, or unreadable: check again
+            report = self._check(request, token, upload, file)
         return self._preview(request, token, upload, report, importer)
 
     def import_confirm_view(self, request, token: str):
@@ -259,9 +290,9 @@ class ImportExportMixin(ExportMixin):
             return redirect("admin:" + self._url_name("import_preview"), token=token)
         upload, file = self._upload(request, token)
         importer = self._importer_within(request, upload["kind"])
-        report = importer(file, filename=upload["name"])
+        report = importer(file, filename=upload["name"], max_rows=settings.IMPORT_MAX_ROWS)
         if not report.ok:  # the data changed since the preview (e.g. a town removed): show why, change nothing
-            return self._preview(request, token, upload, report, importer)
+            return self._preview(request, token, upload, self._keep_result(token, report), importer)
         self._forget_upload(request, token, file)
         self.message_user(
             request, _("%(file)s imported: %(summary)s.") % {"file": upload["name"], "summary": report.summary}, messages.SUCCESS

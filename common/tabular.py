@@ -14,6 +14,7 @@ formula is marked as text (``xlsx_cell``), so an export is safe to open and impo
 """
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import itertools
@@ -31,16 +32,22 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles import Font
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 MAX_UNZIPPED_BYTES = 400 * 1024 * 1024  # an .xlsx is a zip: refuse a "zip bomb" before parsing it
+# An .xlsx's shared texts are loaded whole before its first row: at most this much per row an import may take
+# (a 100,000-row enterprise file of all-different names and addresses holds about 25 MB of them).
+TEXT_BYTES_PER_ROW = 1000
 HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common in bureau templates
 PROGRESS_EVERY = 5000
 WRITE_BATCH = 5000  # objects handed to one bulk_create / bulk_update call (the backend splits further)
@@ -56,6 +63,10 @@ class NoHeader(TableError):
     pass
 
 
+class TooManyRows(TableError):
+    """The file holds more rows than one import takes (``max_rows``): refused as soon as the reading passes it."""
+
+
 # --- Reading -----------------------------------------------------------------------------------------------
 
 
@@ -69,11 +80,23 @@ class Table:
     filename: str = ""
 
 
-def read_table(source: str | Path | bytes | BinaryIO, *, filename: str = "", is_header: Callable[[list[str]], bool] | None = None) -> Table:
+def read_table(
+    source: str | Path | bytes | BinaryIO,
+    *,
+    filename: str = "",
+    is_header: Callable[[list[str]], bool] | None = None,
+    max_rows: int | None = None,
+) -> Table:
     """Read the first sheet of an .xlsx, or a .csv, into a :class:`Table`.
 
     The header is the first non-empty row, or, given ``is_header``, the first of the top rows it accepts (so
     a title row above the header is skipped). Text cells are trimmed; empty rows are dropped but counted.
+
+    Given ``max_rows``, a file with more data rows is refused (:class:`TooManyRows`) as soon as the reading
+    passes that many, before the rest is parsed: rows are read one at a time (openpyxl's read-only mode, the
+    csv reader), so the time and memory spent on a huge file are those of ``max_rows`` rows. Empty rows count
+    too, at most as many again (a sheet of a million formatted empty rows is refused as well), and an .xlsx's
+    shared texts may take at most ``TEXT_BYTES_PER_ROW`` per allowed row (they are loaded before the first row).
     """
     if isinstance(source, str | Path):
         filename = filename or str(source)
@@ -86,28 +109,66 @@ def read_table(source: str | Path | bytes | BinaryIO, *, filename: str = "", is_
     if suffix == ".xls" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise TableError(_("This is an old Excel 97–2003 (.xls) file: save it as .xlsx or .csv and upload that."))
     is_xlsx = suffix in XLSX_SUFFIXES or (suffix not in CSV_SUFFIXES and data[:4] == b"PK\x03\x04")
-    raw_rows = _xlsx_rows(data) if is_xlsx else _csv_rows(data)
-    table = _header_and_rows(raw_rows, is_header)
+    raw_rows = _xlsx_rows(data, max_rows) if is_xlsx else _csv_rows(data)
+    table = _header_and_rows(raw_rows, is_header, max_rows)
     table.filename = Path(filename).name
     return table
 
 
-def _xlsx_rows(data: bytes) -> Iterator[tuple]:
+def too_many_rows(limit: int) -> TooManyRows:
+    return TooManyRows(
+        _(
+            "The file has more than %(limit)s rows; one import takes at most %(limit)s (setting IMPORT_MAX_ROWS): "
+            "split it into smaller files."
+        )
+        % {"limit": f"{limit:,}"}
+    )
+
+
+def _xlsx_rows(data: bytes, max_rows: int | None = None) -> Iterator[tuple]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED_BYTES:
                 raise TableError(_("This spreadsheet unpacks to more than %(mb)d MB: split it into smaller files.") % {"mb": 400})
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            texts = sum(info.file_size for info in archive.infolist() if info.filename.lower().endswith("sharedstrings.xml"))
+            if max_rows is not None and texts > max(max_rows, 1000) * TEXT_BYTES_PER_ROW:
+                raise too_many_rows(max_rows)
+        reader, sheet = _first_sheet(data)
     except (zipfile.BadZipFile, InvalidFileException, ParseError, KeyError, OSError, ValueError) as error:
         raise TableError(_("This file is not a readable .xlsx spreadsheet (%(error)s).") % {"error": error}) from None
-    sheet = workbook.worksheets[0]
-    sheet.reset_dimensions()  # some writers record a wrong sheet size, which would cut rows off
     try:
         yield from sheet.iter_rows(values_only=True)
     except (ParseError, KeyError, ValueError, TypeError) as error:
         raise TableError(_("This file is not a readable .xlsx spreadsheet (%(error)s).") % {"error": error}) from None
     finally:
-        workbook.close()
+        reader.archive.close()
+
+
+class _StreamedSheet(ReadOnlyWorksheet):
+    """openpyxl's read-only sheet without its size lookup. A sheet that does not state its size (no <dimension>,
+    which Excel writes but nothing requires) would be parsed whole to find it when the workbook is opened, before
+    the first row could be read: minutes for a small .xlsx unpacking to a million rows (bench/imports.py --bomb).
+    The size is not needed, and a stated one may be wrong (some writers record one that would cut rows off): rows
+    are read until the sheet ends, as after ``reset_dimensions``."""
+
+    def _get_size(self):
+        pass
+
+
+def _first_sheet(data: bytes) -> tuple[ExcelReader, ReadOnlyWorksheet]:
+    """The first worksheet of an .xlsx, opened read-only with cached values: what ``load_workbook(read_only=True,
+    data_only=True).worksheets[0]`` gives, without opening every sheet (``ExcelReader.read`` minus its worksheets,
+    properties and theme, which a table does not need; the styles tell dates from numbers)."""
+    reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+    reader.read_manifest()
+    reader.read_strings()
+    reader.read_workbook()
+    apply_stylesheet(reader.archive, reader.wb)
+    for sheet, rel in reader.parser.find_sheets():
+        if rel.target in reader.valid_files and "chartsheet" not in rel.Type:
+            return reader, _StreamedSheet(reader.wb, sheet.name, rel.target, reader.shared_strings)
+    reader.archive.close()
+    raise KeyError("no worksheet")
 
 
 def decode_text(data: bytes) -> str:
@@ -134,14 +195,18 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         raise TableError(_("The CSV file is malformed: %(error)s.") % {"error": error}) from None
 
 
-def _header_and_rows(raw_rows: Iterable[Sequence], is_header: Callable[[list[str]], bool] | None) -> Table:
+def _header_and_rows(raw_rows: Iterable[Sequence], is_header: Callable[[list[str]], bool] | None, max_rows: int | None = None) -> Table:
     header: list[str] | None = None
     header_row = 0
     rows: list[tuple[int, tuple]] = []
     for number, raw in enumerate(raw_rows, start=1):
+        if max_rows is not None and number > 2 * max_rows + HEADER_SEARCH_ROWS:
+            raise too_many_rows(max_rows)  # mostly empty rows: as many again as data rows are allowed
         cells = tuple(trim(cell) for cell in raw)
         if not any(cell not in (None, "") for cell in cells):
             continue
+        if header is not None and max_rows is not None and len(rows) >= max_rows:
+            raise too_many_rows(max_rows)
         if header is None:
             texts = [cell_text(cell) for cell in cells]
             if is_header is None or is_header(texts):
@@ -224,14 +289,41 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
     preview: list[tuple[int, list[str]]] = field(default_factory=list)
+    # Set when ``problems`` lists only the first of them (``listing``): how many there are, in how many rows.
+    problems_found: int | None = None
+    bad_rows_found: int | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     @property
+    def problem_count(self) -> int:
+        return len(self.problems) if self.problems_found is None else self.problems_found
+
+    @property
     def bad_rows(self) -> int:
+        if self.bad_rows_found is not None:
+            return self.bad_rows_found
         return len({problem.row for problem in self.problems if problem.row is not None})
+
+    @property
+    def problems_unlisted(self) -> int:
+        return self.problem_count - len(self.problems)
+
+    def listing(self, limit: int) -> "ImportReport":
+        """The report with only its first ``limit`` problems listed and their totals kept (a page shows a few
+        hundred problems, not a million)."""
+        return dataclasses.replace(self, problems=self.problems[:limit], problems_found=self.problem_count, bad_rows_found=self.bad_rows)
+
+    def as_json(self) -> dict:
+        return {**dataclasses.asdict(self), "problems": [dataclasses.asdict(problem) for problem in self.problems]}
+
+    @classmethod
+    def from_json(cls, values: dict) -> "ImportReport":
+        problems = [Problem(**problem) for problem in values.get("problems", [])]
+        preview = [(row, cells) for row, cells in values.get("preview", [])]
+        return cls(**{**values, "problems": problems, "preview": preview})
 
     @property
     def summary(self) -> str:
@@ -674,10 +766,16 @@ class Importer:
     run: Callable[..., ImportReport]
 
     def __call__(
-        self, source: str | Path | bytes | BinaryIO, *, filename: str = "", dry_run: bool = False, progress: Progress | None = None
+        self,
+        source: str | Path | bytes | BinaryIO,
+        *,
+        filename: str = "",
+        dry_run: bool = False,
+        progress: Progress | None = None,
+        max_rows: int | None = None,
     ) -> ImportReport:
         try:
-            table = read_table(source, filename=filename, is_header=header_matcher(self.columns))
+            table = read_table(source, filename=filename, is_header=header_matcher(self.columns), max_rows=max_rows)
         except TableError as error:
             message = str(error)
             if isinstance(error, NoHeader):

@@ -5,6 +5,9 @@ JSAPI for an auth code with the bureau's corp id (static/js/dingtalk-login.js, o
 and posts it back; the server exchanges it for the member's userid with the bureau's internal app
 (inspections.dingtalk.userid_for_auth_code), logs in the active staff account mapped to that userid and goes on
 to ``next``. Outside DingTalk, or refused, the page offers the password login.
+
+Refused exchanges count against the caller's address like failed password logins (common.login_throttle, the rule
+in jiaxing_qs.login): once the address is locked, codes are not even sent to DingTalk until the lock ends.
 """
 
 from django.contrib.auth import login
@@ -15,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from common.login_throttle import login_failure_record, login_refusal
 from regions.models import Region
 from regions.selectors import staff_for_dingtalk_userid
 
@@ -61,14 +65,19 @@ def dingtalk_login(request):
         return _page(
             request, bureau=bureau, app=app, next_page=next_page, refusal=_("DingTalk login is not set up for this bureau."), status=403
         )
+    locked = login_refusal(request)
+    if locked:
+        return _page(request, bureau=bureau, app=app, next_page=next_page, refusal=locked, status=429)
     code = request.POST.get("code", "").strip()
     try:
         userid = dingtalk.userid_for_auth_code(app, code) if code else ""
     except dingtalk.DingTalkError as error:
+        login_failure_record(request)
         refusal = _("DingTalk could not confirm who you are (%(reason)s). Open the link from DingTalk again.") % {"reason": error}
         return _page(request, bureau=bureau, app=app, next_page=next_page, refusal=refusal, status=403)
     profile = staff_for_dingtalk_userid(userid, bureau=bureau)
     if profile is None:
+        login_failure_record(request)
         refusal = _(
             "Your DingTalk account is not linked to an active staff account of this bureau. Ask an administrator to "
             "enter your DingTalk userid (%(userid)s) in your staff profile."

@@ -31,12 +31,16 @@ class JiaxingQsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from common.login_throttle import login_throttle_register
         from common.rules import rule_defaults_ensure
         from common.signals import enterprise_outcome_recorded, pipeline_inputs_changed
+
+        from .login import address_failure_record, address_refusal
 
         post_migrate.connect(rule_defaults_ensure, dispatch_uid="jiaxing_qs.rule_defaults")
         pipeline_inputs_changed.connect(_queue_pipeline, dispatch_uid="jiaxing_qs.queue_pipeline")
         enterprise_outcome_recorded.connect(_queue_feedback, dispatch_uid="jiaxing_qs.queue_feedback")
+        login_throttle_register(refusal=address_refusal, failure_record=address_failure_record)  # DingTalk's 免登
 
 
 def _queue_pipeline(sender, as_of=None, **kwargs):

@@ -7,6 +7,11 @@ higher because a bureau's staff often share one address (NAT) and one person's t
 out; it stops one machine from trying many usernames. Not cleared by a success, or a guesser holding any
 account could reset it between guesses.
 
+DingTalk's 免登 (an auth code exchanged for the officer's userid, inspections.dingtalk_views) has no username: its
+refused exchanges count against the address, on the same counter and limit (``address_refusal``,
+``address_failure_record``, handed to the app through common.login_throttle), and a locked address gets no
+exchange at all, so a machine posting made-up codes is bounded like one guessing passwords.
+
 The counts live in the database (``jiaxing_qs.models.LoginFailures``), so every worker process and app server
 counts the same attempts and honours the same lock, with or without a shared cache; rows whose window and
 lock are over are deleted as new failures come in. The check sits in the form, before any authentication
@@ -44,21 +49,33 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
-def _keys(username: str, address: str) -> list[tuple[str, int]]:
-    """The counters an attempt touches, with their limits. Usernames are hashed (no list of tried names is kept),
-    and so is an address too long for the key."""
-    user = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+def _user_key(username: str) -> tuple[str, int]:
+    """A username's counter and its limit; usernames are hashed (no list of tried names is kept)."""
+    return f"user:{hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]}", settings.LOGIN_FAILURE_LIMIT
+
+
+def _address_key(address: str) -> tuple[str, int]:
+    """An address's counter and its limit; an address too long for the key is hashed."""
     if len(address) > 64:
         address = hashlib.sha256(address.encode()).hexdigest()[:32]
-    return [(f"user:{user}", settings.LOGIN_FAILURE_LIMIT), (f"ip:{address}", settings.LOGIN_IP_FAILURE_LIMIT)]
+    return f"ip:{address}", settings.LOGIN_IP_FAILURE_LIMIT
+
+
+def _keys(username: str, address: str) -> list[tuple[str, int]]:
+    """The counters a password attempt touches, with their limits."""
+    return [_user_key(username), _address_key(address)]
+
+
+def _locked_for(counters: list[tuple[str, int]]) -> int:
+    now = timezone.now()
+    keys = [key for key, _limit in counters]
+    until = LoginFailures.objects.filter(key__in=keys, locked_until__gt=now).aggregate(until=Max("locked_until"))["until"]
+    return 0 if until is None else max(0, math.ceil((until - now).total_seconds()))
 
 
 def locked_for(username: str, address: str) -> int:
     """Seconds until the username and the address may try again (0: not locked)."""
-    now = timezone.now()
-    keys = [key for key, _limit in _keys(username, address)]
-    until = LoginFailures.objects.filter(key__in=keys, locked_until__gt=now).aggregate(until=Max("locked_until"))["until"]
-    return 0 if until is None else max(0, math.ceil((until - now).total_seconds()))
+    return _locked_for(_keys(username, address))
 
 
 def _counter_locked(key: str, now) -> LoginFailures:
@@ -75,11 +92,15 @@ def _counter_locked(key: str, now) -> LoginFailures:
 
 def failure_record(username: str, address: str) -> None:
     """Count a failed attempt; a counter reaching its limit locks its username or address."""
+    _failures_record(_keys(username, address))
+
+
+def _failures_record(counters: list[tuple[str, int]]) -> None:
     now = timezone.now()
     window = dt.timedelta(minutes=settings.LOGIN_FAILURE_WINDOW_MINUTES)
     lockout = dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
     LoginFailures.objects.filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now), window_ends__lte=now).delete()
-    for key, limit in _keys(username, address):
+    for key, limit in counters:
         with transaction.atomic():
             row = _counter_locked(key, now)
             if row.window_ends <= now:  # the window starts at the first failure
@@ -92,7 +113,7 @@ def failure_record(username: str, address: str) -> None:
 
 
 def success_record(username: str) -> None:
-    user_key, _limit = _keys(username, "")[0]
+    user_key, _limit = _user_key(username)
     LoginFailures.objects.filter(key=user_key).exclude(locked_until__gt=timezone.now()).delete()
 
 
@@ -107,6 +128,19 @@ def lockout_error(seconds: int) -> ValidationError:
         % {"minutes": minutes},
         code="locked",
     )
+
+
+def address_refusal(request) -> str:
+    """For a login without a username (DingTalk's 免登, through common.login_throttle): the refusal while the
+    caller's address is locked, "" when it may try. The address's counter is the password login's: one machine
+    has one allowance of failures whichever door it tries."""
+    seconds = _locked_for([_address_key(client_address(request))])
+    return lockout_error(seconds).messages[0] if seconds else ""
+
+
+def address_failure_record(request) -> None:
+    """Count a refused login without a username against the caller's address (see ``address_refusal``)."""
+    _failures_record([_address_key(client_address(request))])
 
 
 class ThrottledLoginMixin:

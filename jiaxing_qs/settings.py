@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "regions.map_cache.MapMicroCacheMiddleware",  # repeated map requests answered before sessions (see module)
+    "common.csp.ContentSecurityPolicyMiddleware",  # a strict CSP on every page (the map's JSON above needs none)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "jiaxing_qs.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -211,6 +212,13 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
+
+# Imports in the admin (common/import_admin.py): a file of more rows is refused before the rest is read, and the
+# preview lists this many problems with their total (the command line, import_data, takes files of any size).
+IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", 100_000)
+IMPORT_MAX_LISTED_PROBLEMS = envint("IMPORT_MAX_LISTED_PROBLEMS", 200)
+if min(IMPORT_MAX_ROWS, IMPORT_MAX_LISTED_PROBLEMS) < 1:
+    raise ImproperlyConfigured("IMPORT_MAX_ROWS and IMPORT_MAX_LISTED_PROBLEMS must each be at least 1")
 
 # --- Maps -----------------------------------------------------------------------------------
 # Base tiles are optional (offline intranets): empty means county outlines on a plain background.

@@ -437,6 +437,34 @@ def test_a_bureau_without_a_dingtalk_app_and_a_foreign_next_page_are_handled(ser
     assert response["Location"] == "/tasks/", "never sent on to another site"
 
 
+def test_refused_auth_codes_lock_the_address_like_failed_password_logins(server, app_setting, client, county, inspector, settings):
+    """The password login's rule (jiaxing_qs.login): LOGIN_IP_FAILURE_LIMIT refusals from one address lock it; while
+    locked, even a valid code is refused without being sent to DingTalk."""
+    settings.LOGIN_IP_FAILURE_LIMIT = 3
+    linked(inspector, "ding-wang")
+    for attempt in range(3):
+        assert client.post("/dingtalk/login/", {"code": f"made-up-{attempt}", "bureau": county.code}).status_code == 403
+    exchanges = len(server.api_calls(USERINFO_PATH))
+    client.cookies["django_language"] = "en"
+    response = client.post("/dingtalk/login/", {"code": server.issue_auth_code("ding-wang"), "bureau": county.code})
+    assert response.status_code == 429 and "_auth_user_id" not in client.session
+    assert "Too many failed login attempts. Try again in 15 minutes." in response.content.decode()
+    assert len(server.api_calls(USERINFO_PATH)) == exchanges, "no exchange while locked"
+
+
+def test_the_lock_ends_and_dingtalk_and_password_failures_share_the_addresss_count(
+    server, app_setting, client, county, inspector, settings, clock
+):
+    settings.LOGIN_IP_FAILURE_LIMIT = 2
+    linked(inspector, "ding-wang")
+    client.post("/accounts/login/", {"username": "nobody", "password": "wrong"})
+    assert client.post("/dingtalk/login/", {"code": "made-up", "bureau": county.code}).status_code == 403  # the 2nd failure: locked
+    assert client.post("/dingtalk/login/", {"code": server.issue_auth_code("ding-wang"), "bureau": county.code}).status_code == 429
+    clock.shift(dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES, seconds=1))
+    response = client.post("/dingtalk/login/", {"code": server.issue_auth_code("ding-wang"), "bureau": county.code, "next": "/tasks/"})
+    assert response.status_code == 302 and int(client.session["_auth_user_id"]) == inspector.pk
+
+
 def test_password_login_still_works(client, inspector):
     response = client.post("/accounts/login/", {"username": "inspector", "password": "correct horse battery staple"})
     assert response.status_code == 302 and int(client.session["_auth_user_id"]) == inspector.pk

@@ -594,3 +594,121 @@ def test_upload_form_lists_the_columns_of_each_import_it_offers(admin_client, db
     assert "<td>所在镇街代码</td><td>town code</td>" in page  # enterprises
     assert "<td>许可证编号</td><td>licence number</td>" in page  # products made
     assert reverse("admin:enterprises_enterprise_import_template", args=["products_made"]) in page
+
+
+# --- Bounds: rows per import, problems listed, the preview kept (issue #14) --------------------------------
+
+
+def test_a_file_over_the_row_cap_is_refused_with_the_limit_and_changes_nothing(admin_client, jiaxing, media, settings):
+    settings.IMPORT_MAX_ROWS = 3
+    rows = [enterprise_row(serial) for serial in range(1, 5)]
+    response = upload(admin_client, xlsx_bytes(HEADERS, rows), "four.xlsx")
+    html = admin_client.get(response.url).content.decode()
+    assert "The file has more than 3 rows; one import takes at most 3 (setting IMPORT_MAX_ROWS)" in html
+    assert 'name="confirm" value="Import" disabled' in html
+    token = response.url.rstrip("/").rsplit("/", 1)[-1]
+    admin_client.post(reverse("admin:enterprises_enterprise_import_confirm", args=[token]))
+    assert not Enterprise.objects.exists()
+
+
+def test_the_row_cap_stops_reading_at_the_limit(jiaxing):
+    """The rows past the cap are never parsed: the reader is stopped at row cap + 1 of a file of a million."""
+    read = []
+
+    def rows():
+        yield HEADERS
+        for serial in range(1, 1_000_000):
+            read.append(serial)
+            yield enterprise_row(serial)
+
+    from common.tabular import TooManyRows, _header_and_rows
+
+    with pytest.raises(TooManyRows, match="more than 1,000 rows"):
+        _header_and_rows(rows(), None, max_rows=1000)
+    assert len(read) == 1001
+
+
+def test_a_sheet_of_mostly_empty_rows_is_refused_too(jiaxing):
+    rows = [HEADERS, enterprise_row(1), *([[None] * 7] * 50)]
+    with pytest.raises(TableError, match="more than 10 rows"):
+        read_table(xlsx_bytes(rows[0], rows[1:]), filename="empty.xlsx", max_rows=10)
+    assert len(read_table(xlsx_bytes(rows[0], rows[1:]), filename="empty.xlsx", max_rows=40).rows) == 1
+
+
+def test_exactly_the_cap_imports(admin_client, jiaxing, media, settings):
+    settings.IMPORT_MAX_ROWS = 3
+    response = upload(admin_client, csv_bytes(HEADERS, [enterprise_row(serial) for serial in range(1, 4)]), "three.csv")
+    token = response.url.rstrip("/").rsplit("/", 1)[-1]
+    admin_client.post(reverse("admin:enterprises_enterprise_import_confirm", args=[token]))
+    assert Enterprise.objects.count() == 3
+
+
+def test_the_problem_list_is_capped_with_the_total_shown(admin_client, jiaxing, media, settings):
+    settings.IMPORT_MAX_LISTED_PROBLEMS = 5
+    rows = [enterprise_row(serial, town="330481999") for serial in range(1, 31)]
+    response = upload(admin_client, csv_bytes(HEADERS, rows), "bad.csv")
+    page = admin_client.get(response.url)
+    html = page.content.decode()
+    assert "30 bad rows out of 30: nothing was changed." in html
+    assert "The first 5 of 30 problems are listed." in html
+    assert html.count("unknown division code 330481999") == 5
+    assert "<td>6</td>" in html and "<td>7</td><td>D" not in html  # rows 2–6 listed, row 7 on not
+
+
+def test_refreshing_the_preview_reads_the_kept_result_instead_of_checking_again(admin_client, jiaxing, media, monkeypatch):
+    import common.tabular
+
+    reads = []
+    read_table = common.tabular.read_table
+    monkeypatch.setattr(common.tabular, "read_table", lambda *args, **kwargs: reads.append(1) or read_table(*args, **kwargs))
+    response = upload(admin_client, csv_bytes(HEADERS, [enterprise_row(1), enterprise_row(2, town="330481999")]), "e.csv")
+    assert reads == [1]  # checked once, at the upload
+    for _ in range(3):
+        html = admin_client.get(response.url).content.decode()
+        assert "1 bad row out of 2: nothing was changed." in html and "unknown division code 330481999" in html
+    assert reads == [1]
+    token = response.url.rstrip("/").rsplit("/", 1)[-1]
+    assert list(upload_folder().glob(f"{token}.preview-*.json"))
+    admin_client.post(reverse("admin:enterprises_enterprise_import_confirm", args=[token]))
+    assert reads == [1, 1] and not Enterprise.objects.exists()  # confirming checks again; a bad file writes nothing
+
+
+def test_the_kept_preview_follows_the_users_language(admin_client, jiaxing, media):
+    response = upload(admin_client, csv_bytes(HEADERS, [enterprise_row(1, town="330481999")]), "e.csv")
+    assert "unknown division code 330481999" in admin_client.get(response.url).content.decode()
+    admin_client.cookies["django_language"] = "zh-hans"
+    chinese = admin_client.get(response.url).content.decode()
+    assert "330481999" in chinese and "unknown division code" not in chinese
+
+
+def test_a_confirmed_import_removes_its_kept_preview(admin_client, jiaxing, media):
+    response = upload(admin_client, csv_bytes(HEADERS, [enterprise_row(1)]), "e.csv")
+    token = response.url.rstrip("/").rsplit("/", 1)[-1]
+    admin_client.post(reverse("admin:enterprises_enterprise_import_confirm", args=[token]))
+    assert Enterprise.objects.count() == 1 and not list(upload_folder().glob(f"{token}*"))
+
+
+def test_an_xlsx_that_does_not_state_its_size_is_refused_at_the_cap_without_parsing_it_whole(jiaxing, tmp_path):
+    """openpyxl would parse a sheet without <dimension> whole on opening, to find its size; common.tabular does not
+    ask for it. A million-row bomb is refused after reading the cap's rows: bounded by a count of parsed rows."""
+    from bench.imports import ENTERPRISE_HEADERS, write_repeated_xlsx
+    from common.tabular import TooManyRows
+
+    path = tmp_path / "bomb.xlsx"
+    write_repeated_xlsx(path, ENTERPRISE_HEADERS, enterprise_row(1), 20_000)
+    parsed = []
+    from openpyxl.worksheet import _reader
+
+    parse_row = _reader.WorkSheetParser.parse_row
+
+    def counting(self, element):
+        parsed.append(1)
+        return parse_row(self, element)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_reader.WorkSheetParser, "parse_row", counting)
+        with pytest.raises(TooManyRows):
+            read_table(path, max_rows=100)
+    assert len(parsed) <= 102
+    table = read_table(path)
+    assert len(table.rows) == 20_000 and table.headers == ENTERPRISE_HEADERS

@@ -182,6 +182,31 @@ def test_verify_plan_command_checks_a_downloaded_population(client, dispatched, 
         call_command("verify_plan", dispatched.pk, population=bad)
 
 
+def test_a_credit_code_that_would_start_a_formula_is_published_as_text_and_still_verifies(
+    client, city_with_enterprises, supervisor, django_capture_on_commit_callbacks, tmp_path
+):
+    """No valid credit code starts with = + - @, but the database does not forbid one (an old row, a direct SQL
+    fix): the published file marks such a cell as text, and the marked file still re-runs to the plan's tasks."""
+    dangerous = ["=HYPERLINK(1)", "+1+1", "-2+3", "@SUM(A1)", "'quoted"]
+    for index, code in enumerate(dangerous):
+        Enterprise.objects.filter(pk=Enterprise.objects.order_by("pk")[index].pk).update(credit_code=code)
+    plan = make_plan(city_with_enterprises.county_a, supervisor)
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_approve(plan=plan, approved_by=supervisor)
+    response = client.get(f"/public/plans/{plan.pk}/population.csv")
+    data = response.content
+    cells = [line.split(",")[0] for line in data.decode().splitlines()[1:]]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))], "no cell an office program evaluates"
+    assert {f"'{code}" for code in dangerous} <= set(cells)
+    assert hashlib.sha256(data).hexdigest() == plan.population.sha256 and hashlib.sha256(data).hexdigest() in page(client, plan)
+    downloaded = tmp_path / "population.csv"
+    downloaded.write_bytes(data)
+    out = StringIO()
+    call_command("verify_plan", plan.pk, population=downloaded, stdout=out)
+    assert "re-runs to the plan's" in out.getvalue()
+    assert plan_verify(plan) == []
+
+
 def test_a_plan_without_a_recorded_population_says_so(client, dispatched):
     dispatched.population.delete()
     assert client.get(f"/public/plans/{dispatched.pk}/population.csv").status_code == 404

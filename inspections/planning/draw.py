@@ -49,6 +49,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from common.tabular import FORMULA_STARTS
 from enterprises.models import Category, Status
 from enterprises.selectors import enterprises_within
 from regions.models import Colour, Level, RegionSnapshot
@@ -228,17 +229,35 @@ POPULATION_COLUMNS = ("credit_code", "category", "colour")
 POPULATION_COLUMNS_PPS = (*POPULATION_COLUMNS, "score", "inclusion_probability")
 
 
+def population_cell(text: str) -> str:
+    """A credit code as the population file writes it: one beginning with what office software reads as a formula
+    (= + - @, common.tabular.FORMULA_STARTS) gets a leading apostrophe, the spreadsheets' mark for "text", so
+    opening the file evaluates nothing; so does one beginning with an apostrophe, so the mark reads back
+    unambiguously (``population_uncell``). A valid credit code (GB 32100: digits and capitals) never needs it, so
+    every file recorded before this rule keeps its bytes, and its published SHA-256 stays true."""
+    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
+
+
+def population_uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
+
+
 def population_csv(population: list[Candidate], probabilities: dict[str, float] | None = None) -> bytes:
     """The population as published: UTF-8 CSV, one enterprise a line by credit code, colour empty when none; a
-    JQS-DRAW-2 population also has each enterprise's score and inclusion probability."""
+    JQS-DRAW-2 population also has each enterprise's score and inclusion probability.
+
+    These bytes are the published evidence (their SHA-256 is on the plan's public page): they are recorded at
+    dispatch and served as recorded, never rewritten. Only the credit code is free text (``population_cell``);
+    categories and colours are fixed words and the numbers are never negative, so no cell starts a formula."""
     ordered = sorted(population, key=lambda c: c.credit_code)
     if probabilities is None:
         lines = [",".join(POPULATION_COLUMNS)]
-        lines += [f"{c.credit_code},{c.category},{c.colour or ''}" for c in ordered]
+        lines += [f"{population_cell(c.credit_code)},{c.category},{c.colour or ''}" for c in ordered]
     else:
         lines = [",".join(POPULATION_COLUMNS_PPS)]
         lines += [
-            f"{c.credit_code},{c.category},{c.colour or ''},{c.score:.{SCORE_DECIMALS}f},{probabilities.get(c.credit_code, 0.0):.9f}"
+            f"{population_cell(c.credit_code)},{c.category},{c.colour or ''},{c.score:.{SCORE_DECIMALS}f},"
+            f"{probabilities.get(c.credit_code, 0.0):.9f}"
             for c in ordered
         ]
     return ("\n".join(lines) + "\n").encode()
@@ -266,7 +285,7 @@ def population_from_csv(data: bytes) -> list[Candidate]:
                 raise ValueError(f"line {number}: the score {fields[3]!r} is not a number") from None
             if not score > 0:
                 raise ValueError(f"line {number}: the score must be positive, got {fields[3]!r}")
-        population.append(Candidate(0, fields[0], "", fields[1], fields[2] or None, score))
+        population.append(Candidate(0, population_uncell(fields[0]), "", fields[1], fields[2] or None, score))
     return population
 
 
