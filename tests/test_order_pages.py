@@ -55,9 +55,7 @@ def listed(client, **params) -> list[str]:
 # --- The list: open orders, overdue first, then by the deadline now --------------------------------------------
 
 
-def test_an_order_not_reinspected_by_day_75_is_listed_overdue_first_from_the_daily_check_on_day_76(
-    client, supervisor, town, open_order
-):
+def test_an_order_not_reinspected_by_day_75_is_listed_overdue_first_from_the_daily_check_on_day_76(client, supervisor, town, open_order):
     late = open_order(town, 76)  # re-inspection due yesterday (day 75)
     soon = open_order(town, 70)  # due in 5 days
     later = open_order(town, 10)  # due in 65 days
@@ -264,9 +262,7 @@ def test_the_map_panel_counts_open_and_overdue_orders_and_pending_reinspections(
     assert listed(client, town=region_tree.town_a2.code, status="all") == [closed.number]  # where the link leads
 
 
-def test_the_map_panel_of_another_county_is_not_found_and_inspectors_get_no_list_link(
-    client, outsider, inspector, region_tree, open_order
-):
+def test_the_map_panel_of_another_county_is_not_found_and_inspectors_get_no_list_link(client, outsider, inspector, region_tree, open_order):
     open_order(region_tree.town_a1, 10)
     client.force_login(outsider)
     assert client.get(f"/api/regions/{region_tree.county_a.code}/orders/").status_code == 404
@@ -275,7 +271,9 @@ def test_the_map_panel_of_another_county_is_not_found_and_inspectors_get_no_list
     assert (figures["open"], figures["orders_url"]) == (1, None)
 
 
-def test_the_map_panels_order_figures_take_a_fixed_number_of_queries(client, supervisor, region_tree, open_order, django_assert_num_queries):
+def test_the_map_panels_order_figures_take_a_fixed_number_of_queries(
+    client, supervisor, region_tree, open_order, django_assert_num_queries
+):
     client.force_login(supervisor)
     url = f"/api/regions/{region_tree.county_a.code}/orders/"
     client.get(url)
