@@ -18,8 +18,12 @@ class OrderFilterForm(forms.Form):
         required=False,
         choices=[(OPEN, _("open (not closed)")), *OrderStatus.choices, (ALL, _("all"))],
     )
-    county = forms.ModelChoiceField(label=_("County"), required=False, queryset=Region.objects.none(), to_field_name="code")
-    town = forms.ModelChoiceField(label=_("Town or street"), required=False, queryset=Region.objects.none(), to_field_name="code")
+    county = forms.ModelChoiceField(
+        label=_("County"), required=False, queryset=Region.objects.none(), to_field_name="code", empty_label=_("all")
+    )
+    town = forms.ModelChoiceField(
+        label=_("Town or street"), required=False, queryset=Region.objects.none(), to_field_name="code", empty_label=_("all")
+    )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
 
     def __init__(self, data=None, *, jurisdiction=None):
