@@ -1,9 +1,10 @@
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, render
 
+from common.signals import enterprise_page_sections
 from regions.access import ALL_STAFF, role_required
 
-from .models import EnterpriseProduct, RiskEvent
+from .models import Enterprise, EnterpriseProduct, RiskEvent
 from .selectors import enterprises_within
 
 
@@ -23,5 +24,14 @@ def enterprise_detail(request, pk):
     # Spot checks belong to the inspections app; the reverse relation reads them without importing it.
     spot_checks = enterprise.spot_checks.select_related("product").order_by("-checked_on")[:50]
     score = getattr(enterprise, "risk_score", None)  # kept by the inspections app; None before a model is adopted
-    context = {"enterprise": enterprise, "spot_checks": spot_checks, "score": score, "factors": score.factors() if score else []}
+    # Sections the floors above add (the open rectification orders): common.signals.enterprise_page_sections.
+    answers = enterprise_page_sections.send(sender=Enterprise, request=request, enterprise=enterprise)
+    sections = [html for _receiver, html in answers if html]
+    context = {
+        "enterprise": enterprise,
+        "spot_checks": spot_checks,
+        "score": score,
+        "factors": score.factors() if score else [],
+        "sections": sections,
+    }
     return render(request, "enterprises/enterprise_detail.html", context)

@@ -5,6 +5,7 @@ from .evaluation import views as dashboard_views
 from .fieldwork import views
 from .planning import public_views
 from .planning import views as plan_views
+from .rectification import views as order_views
 from .scoring import views as risk_views
 
 app_name = "inspections"
@@ -22,6 +23,8 @@ urlpatterns = [
     path("plans/<int:pk>/approve/", plan_views.plan_approve_view, name="plan-approve"),
     path("public/plans/<int:pk>/", public_views.public_plan, name="public-plan"),
     path("public/plans/<int:pk>/population.csv", public_views.public_plan_population, name="public-plan-population"),
+    path("orders/", order_views.order_list, name="order-list"),
+    path("orders/export.xlsx", order_views.order_export, name="order-export"),
     path("dashboard/", dashboard_views.dashboard_page, name="dashboard"),
     path("dashboard/export.xlsx", dashboard_views.dashboard_export, name="dashboard-export"),
     path("simulator/", dashboard_views.simulator_page, name="simulator"),

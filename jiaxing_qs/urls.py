@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 
 from enterprises.api.views import PriorityMarkersView, RegionPanelView
+from inspections.api.region_orders import RegionOrdersView
 from regions.api.views import RegionMapView
 from regions.api.viewsets import REGION_CODE
 
@@ -18,6 +19,7 @@ admin.site.login_form = AdminLoginForm  # the same lockout as the site's login p
 api = [
     path("regions/map/", RegionMapView.as_view(), name="api-region-map"),
     re_path(rf"^regions/(?P<code>{REGION_CODE})/panel/$", RegionPanelView.as_view(), name="api-region-panel"),
+    re_path(rf"^regions/(?P<code>{REGION_CODE})/orders/$", RegionOrdersView.as_view(), name="api-region-orders"),
     path("enterprises/priorities/", PriorityMarkersView.as_view(), name="api-priorities"),
 ]
 

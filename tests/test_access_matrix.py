@@ -30,7 +30,18 @@ from django.utils import timezone
 
 from enterprises.codes import code_for
 from enterprises.models import Category
-from inspections.models import CheckResult, Conclusion, DrawArm, InspectionPlan, InspectionTask, PlanStatus, TaskAssignment, TaskStatus
+from inspections.models import (
+    CheckResult,
+    Conclusion,
+    DrawArm,
+    InspectionPlan,
+    InspectionTask,
+    PlanStatus,
+    RectificationOrder,
+    TaskAssignment,
+    TaskKind,
+    TaskStatus,
+)
 from inspections.planning.draw import Candidate
 from inspections.planning.services import population_record
 from jiaxing_qs.demo.users import GROUP_OF_ROLE, GROUP_PERMISSIONS
@@ -136,6 +147,9 @@ MATRIX: dict[str, Page] = {
     "inspections:plan-approve": Page("plan", {"GET": everyone(405), "POST": planners_record(MOVED)}),
     "inspections:public-plan": Page("plan", {"GET": everyone(200)}, public=True),  # 一公开
     "inspections:public-plan-population": Page("plan", {"GET": everyone(200)}, public=True),  # what the draw was run on
+    # 整改通知: the jurisdiction's orders (another county's are not listed: the leak check below), and their export.
+    "inspections:order-list": Page(None, {"GET": planners()}),
+    "inspections:order-export": Page(None, {"GET": planners()}),
     "inspections:dashboard": Page(None, {"GET": planners()}),
     "inspections:dashboard-export": Page(None, {"GET": planners()}),
     # Any planner may simulate; adopting changes city-wide rules: city-level staff (here the superuser) only.
@@ -213,10 +227,11 @@ class Side:
     open_task: InspectionTask
     done_task: InspectionTask
     token: str
+    order: RectificationOrder
 
     @property
     def markers(self) -> list[str]:
-        return [self.enterprise.name, self.enterprise.credit_code, self.plan.name]
+        return [self.enterprise.name, self.enterprise.credit_code, self.plan.name, self.order.number]
 
     def kwargs(self, record: str) -> dict:
         if record == "token":
@@ -230,7 +245,8 @@ MULTIPLIERS = {f"multiplier_{c}": Decimal("1") for c in ("red", "orange", "yello
 
 def make_side(town, officers, tag: str) -> Side:
     """An enterprise of ``town`` making a product with a check point and a quality code; a dispatched plan of the
-    county with an open task for two officers; and a task they have reported on."""
+    county with an open task for two officers; a task they have reported on; and a non-conforming check of theirs
+    with its rectification order and re-inspection."""
     today = timezone.localdate()
     product = ProductFactory()
     ChecklistItem.objects.create(product=product, order=1, text="标志标识")
@@ -263,7 +279,30 @@ def make_side(town, officers, tag: str) -> Side:
         co_inspector=officers[1],
         checked_on=today,
     )
-    return Side(enterprise, plan, open_task, done_task, code_for(enterprise=enterprise).token)
+    failed_task = InspectionTask.objects.create(plan=None, status=TaskStatus.SUBMITTED, **task)
+    failed = CheckResult.objects.create(
+        task=failed_task,
+        submission_key=uuid.uuid4(),
+        number=f"JC-{failed_task.pk:06d}",
+        conclusion=Conclusion.NONCONFORMING,
+        submitted_by=officers[0],
+        co_inspector=officers[1],
+        checked_on=today,
+    )
+    days = dt.timedelta(days=1)
+    order = RectificationOrder.objects.create(
+        number=f"ZG-{tag}-{failed.pk:06d}",
+        enterprise=enterprise,
+        product=product,
+        result=failed,
+        ordered_on=today,
+        rectify_by=today + 60 * days,
+        reinspect_by=today + 75 * days,
+        objection_by=today + 15 * days,
+    )
+    reinspection = task | {"arm": DrawArm.FOLLOW_UP, "kind": TaskKind.REINSPECTION}
+    InspectionTask.objects.create(plan=None, order=order, status=TaskStatus.ASSIGNED, **reinspection)
+    return Side(enterprise, plan, open_task, done_task, code_for(enterprise=enterprise).token, order)
 
 
 @pytest.fixture(autouse=True)
@@ -351,8 +390,10 @@ def test_list_pages_show_the_users_own_records(client, world):
     users, sides = world
     client.force_login(users[SUPERVISOR])
     assert sides["a"].plan.name in client.get(reverse("inspections:plan-list")).content.decode()
+    assert sides["a"].order.number in client.get(reverse("inspections:order-list")).content.decode()
     client.force_login(users[OUTSIDER])
     assert sides["b"].plan.name in client.get(reverse("inspections:plan-list")).content.decode()
+    assert sides["b"].order.number in client.get(reverse("inspections:order-list")).content.decode()
     client.force_login(users[INSPECTOR])
     assert sides["a"].enterprise.name in client.get(reverse("inspections:my-tasks")).content.decode()
 

@@ -22,7 +22,8 @@ def test_the_schema_is_openapi_3_and_lists_every_resource(client, supervisor):
     group = r"\(\?P<(\w+)>(?:\([^)]*\)|[^)])*\)"  # a named group, which may hold a (?:…) of its own
     listed = {"/api/" + re.sub(group, r"{\1}", prefix) + "/" for prefix, _viewset, _basename in router.registry}
     assert "/api/regions/{region_code}/snapshots/" in listed
-    assert listed | {"/api/regions/map/", "/api/regions/{code}/panel/", "/api/enterprises/priorities/"} <= set(schema["paths"])
+    map_routes = {"/api/regions/map/", "/api/regions/{code}/panel/", "/api/regions/{code}/orders/", "/api/enterprises/priorities/"}
+    assert listed | map_routes <= set(schema["paths"])
     assert schema["components"]["schemas"]["Error"]["properties"]["error"]
     assert "tokenAuth" in schema["components"]["securitySchemes"]
 

@@ -104,6 +104,9 @@ def test_supervisor_sees_the_seven_counties_in_their_colours_and_drills_into_one
     counts = page.inner_text("[data-testid=panel-counts]")
     assert "3" in counts and "10" in counts
     assert "30.0%" in page.inner_text("[data-testid=panel-share]")
+    page.wait_for_selector("#panel-orders .order-counts")  # today's rectification orders, from their own endpoint
+    assert page.inner_text("#panel-orders [data-count=open]") == "0"
+    assert page.get_attribute("#panel-orders a", "href") == "/orders/?county=330424"
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map-county.png"))

@@ -31,6 +31,7 @@ from ..models import (
     TaskStatus,
 )
 from ..planning.selectors import tasks_within
+from ..rectification.selectors import OPEN
 from .serializers import (
     InspectionPlanDetailSerializer,
     InspectionPlanSerializer,
@@ -161,8 +162,7 @@ class RectificationOrderFilter(EnterpriseOwnedFilter):
         fields = ["enterprise", "town", "county", "status", "open", "product", "ordered_from", "ordered_to"]
 
     def filter_open(self, queryset, name, value: bool):
-        closed = Q(status=OrderStatus.CLOSED)
-        return queryset.exclude(closed) if value else queryset.filter(closed)
+        return queryset.filter(OPEN) if value else queryset.exclude(OPEN)
 
 
 class RectificationOrderViewSet(ReadOnlyModelViewSet):

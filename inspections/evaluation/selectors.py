@@ -29,7 +29,7 @@ from regions.periods import Period, month_end, period_parse, years_before
 from ..models import Conclusion, DrawArm, InspectionPlan, OrderStatus, SpotCheckResult, TaskAssignment, TaskKind, TaskStatus
 from ..planning.draw import DRAW_METHOD_PPS
 from ..planning.selectors import plan_population_csv, tasks_within
-from ..rectification.selectors import orders_within
+from ..rectification.selectors import orders_overdue, orders_within
 from ..sampling import Estimate, ht_total, share_estimate, wilson
 from ..spotchecks.selectors import spot_checks_within
 
@@ -289,7 +289,7 @@ def closed_loop(*, jurisdiction, period: Period) -> dict:
 
 
 def overdue_orders_now(*, jurisdiction) -> int:
-    return orders_within(jurisdiction).filter(overdue_flagged_on__isnull=False, closed_on__isnull=True).count()
+    return orders_overdue(orders_within(jurisdiction)).count()
 
 
 # --- Targeted versus random ----------------------------------------------------------------------------------

@@ -257,6 +257,7 @@
       '<p class="index">' + gettext("Quality-safety index") + " <b data-testid=\"panel-index\">" + index + "</b> " + indexChange(d.trend) + "</p>" +
       (d.index_formula ? indexInputs(d) : "") +
       (reasons ? "<h3>" + gettext("Commonest risk reasons") + "</h3><ul class=\"reasons\">" + reasons + "</ul>" : "") +
+      '<div id="panel-orders" data-testid="panel-orders"></div>' +
       "<h3>" + gettext("Key-supervised enterprises") + " (" + d.key_total + ")</h3>" + (key ? '<ul class="key">' + key + "</ul>" : "<p>—</p>") +
       "<h3>" + gettext("Trend") + " <small>" + (d.trend.length ? d.trend[0].period + " – " + d.trend[d.trend.length - 1].period : "") + "</small></h3>" +
       "<p class=\"chart-label\">" + gettext("Share of risk enterprises") + "</p>" + sparkline(d.trend) +
@@ -264,12 +265,28 @@
     panel.dataset.code = d.code;
   }
 
+  function renderOrders(o) {
+    // Rectification as it stands today (not per period): /api/regions/<code>/orders/, beside the panel's data.
+    var box = document.getElementById("panel-orders");
+    if (!box || panel.dataset.code !== o.code) { return; }
+    var rows = [
+      [gettext("Open orders"), o.open, "open"],
+      [gettext("Overdue"), o.overdue, o.overdue ? "overdue" : ""],
+      [gettext("Re-inspections pending"), o.reinspections_pending, "pending"],
+    ].map(function (r) { return '<li><span>' + escapeHtml(r[0]) + '</span> <b class="' + r[2] + '" data-count="' + r[2] + '">' + r[1] + "</b></li>"; }).join("");
+    box.innerHTML = "<h3>" + gettext("Rectification orders today") + '</h3><ul class="order-counts">' + rows + "</ul>" +
+      (o.orders_url ? '<p><a href="' + escapeHtml(o.orders_url) + '">' + gettext("Order list of this region") + " →</a></p>" : "");
+  }
+
   function select(code) {
     state.selected = code;
     if (regionLayer) { regionLayer.eachLayer(function (layer) { layer.setStyle(styleFor(layer.feature)); }); }
     panel.innerHTML = '<p class="hint">' + gettext("Loading…") + "</p>";
-    getJSON("/api/regions/" + code + "/panel/" + (state.period ? "?period=" + state.period : "")).then(renderPanel)
-      .catch(function (error) { panel.innerHTML = '<p class="error">' + escapeHtml(error.message) + "</p>"; });
+    var orders = getJSON("/api/regions/" + code + "/orders/").catch(function () { return null; });  // the panel shows without them
+    getJSON("/api/regions/" + code + "/panel/" + (state.period ? "?period=" + state.period : "")).then(function (d) {
+      renderPanel(d);
+      return orders.then(function (o) { if (o) { renderOrders(o); } });
+    }).catch(function (error) { panel.innerHTML = '<p class="error">' + escapeHtml(error.message) + "</p>"; });
   }
 
   function renderCards(top) {
