@@ -18,8 +18,8 @@ from django.views.decorators.http import require_safe
 from enterprises.models import Category
 from regions.models import Colour
 
-from ..models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
-from .draw import DRAW_METHOD, DRAW_METHOD_PPS, draw_method_description, stratum_code_label
+from ..models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus, stratum_code_label
+from .draw import DRAW_METHOD, DRAW_METHOD_PPS, draw_method_description
 from .selectors import plan_population_csv
 
 PUBLIC_STATUSES = (PlanStatus.APPROVED, PlanStatus.DISPATCHED, PlanStatus.CLOSED)
