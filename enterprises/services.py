@@ -2,17 +2,16 @@
 
 import datetime as dt
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Avg, Case, Count, Exists, Max, OuterRef, Q, Value, When
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from products.models import Grade
 from regions.models import Region
 from regions.periods import years_before
 
 from .models import (
+    NO_RISK_EVENT,
     Category,
     Enterprise,
     EnterpriseProduct,
@@ -91,21 +90,13 @@ def _rebuild_risk_reasons(as_of: dt.date, policy: SupervisionPolicy, enterprise_
 
 # --- Audit (STYLE 7): the set-based UPDATEs below bypass model signals, so the rules record their changes
 # themselves, one INSERT … SELECT per kind of change for any number of enterprises, in the UPDATE's transaction.
-# Stored texts are in the site language.
-
-
-def _label_case(column: str, choices, default: str) -> tuple[str, list]:
-    """A SQL CASE giving the site-language label of a choice ``column``."""
-    with translation.override(settings.LANGUAGE_CODE):
-        labels = [(value, str(label)) for value, label in choices]
-        default = str(default)
-    return "CASE " + " ".join(f"WHEN {column} = %s THEN %s" for _pair in labels) + " ELSE %s END", [*sum(labels, ()), default]
+# Their reasons are stored in codes, shown in the reader's language (enterprises.models.state_change_reason_text).
 
 
 def _reasons_text(enterprise_column: str) -> tuple[str, list]:
-    """An enterprise's kept risk reasons as one text ("监督抽查不合格 × 2; …"): a subquery per changed row only."""
-    label, params = _label_case("r.kind", ReasonKind.choices, default="?")
-    item = f"{label} || ' × ' || CAST(r.count AS TEXT)"
+    """An enterprise's kept risk reasons as one text ("nonconforming × 2; recall × 1"): a subquery per changed row only."""
+    params = []
+    item = "r.kind || ' × ' || CAST(r.count AS TEXT)"
     joined = f"string_agg({item}, '; ' ORDER BY r.kind)" if connection.vendor == "postgresql" else f"group_concat({item}, '; ')"
     return f"(SELECT {joined} FROM {RiskReason._meta.db_table} r WHERE r.enterprise_id = {enterprise_column})", params
 
@@ -134,8 +125,7 @@ def _class_changes_record(*, at, as_of: dt.date, policy: SupervisionPolicy) -> N
     the UPDATEs' own search, doubling the cost of a run, while the stamp finds them through its index. A class
     has two values, so the old one is the other; the why is the kept reasons, or the empty risk window."""
     start, end = risk_window(as_of, policy)
-    with translation.override(settings.LANGUAGE_CODE):
-        no_reason = f"{_('No risk event within the risk window.')} ({start.isoformat()} – {end.isoformat()})"
+    no_reason = f"{NO_RISK_EVENT} {start.isoformat()} {end.isoformat()}"
     reasons_sql, reasons_params = _reasons_text("c.id")
     risk, non_risk = RiskClass.RISK.value, RiskClass.NON_RISK.value
     with connection.cursor() as cursor:
@@ -201,8 +191,8 @@ def category_expression(policy: SupervisionPolicy, grade_field: str = "max_grade
 
 def _category_changes_record(cursor, changes: str, *, as_of: dt.date) -> None:
     """A StateChange for each enterprise of the ``changes`` table whose category is about to change, why: grade × class."""
-    grade_label, grade_params = _label_case("c.top", [(g.value, g.label) for g in (Grade.HIGH, Grade.MEDIUM)], default=Grade.LOW.label)
-    class_label, class_params = _label_case("e.risk_class", RiskClass.choices, default="?")
+    grade_code = "CASE WHEN c.top = %s THEN %s WHEN c.top = %s THEN %s ELSE %s END"
+    grade_params = [Grade.HIGH.value, "high", Grade.MEDIUM.value, "medium", "low"]  # GRADE_CODES
     _state_changes_record(
         cursor,
         f"{changes} c JOIN {Enterprise._meta.db_table} e ON e.id = c.id WHERE c.category IS NULL OR c.category <> c.new_category",
@@ -212,7 +202,7 @@ def _category_changes_record(cursor, changes: str, *, as_of: dt.date) -> None:
         new=("c.new_category", []),
         as_of=as_of,
         at=timezone.now(),
-        reason=(f"{grade_label} || ' × ' || {class_label}", grade_params + class_params),
+        reason=(f"{grade_code} || ' × ' || e.risk_class", grade_params),
     )
 
 
