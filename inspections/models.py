@@ -273,7 +273,7 @@ class InspectionTask(models.Model):
 
 
 class TaskAssignment(models.Model):
-    task = models.ForeignKey(InspectionTask, on_delete=models.CASCADE, related_name="assignments")
+    task = models.ForeignKey(InspectionTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="assignments")
     officer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("officer"), on_delete=models.PROTECT, related_name="assignments")
     position = models.PositiveSmallIntegerField(_("position"), default=1)
     draw_key = models.CharField(_("draw key"), max_length=64, blank=True)
@@ -327,7 +327,9 @@ class CheckResult(models.Model):
     position_accuracy = models.FloatField(_("position accuracy (m)"), null=True, blank=True)
     position_source = models.CharField(_("position source"), max_length=10, blank=True)
     note = models.TextField(_("note"), blank=True)
-    spot_check = models.OneToOneField(SpotCheckResult, on_delete=models.PROTECT, null=True, blank=True, related_name="check_result")
+    spot_check = models.OneToOneField(
+        SpotCheckResult, verbose_name=_("spot-check result"), on_delete=models.PROTECT, null=True, blank=True, related_name="check_result"
+    )
     submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
     history = audit_history()
 
@@ -492,8 +494,12 @@ class NotificationStatus(models.TextChoices):
 
 
 class Notification(models.Model):
-    task = models.ForeignKey(InspectionTask, on_delete=models.CASCADE, related_name="notifications", null=True, blank=True)
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    task = models.ForeignKey(
+        InspectionTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="notifications", null=True, blank=True
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="notifications"
+    )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     purpose = models.CharField(_("purpose"), max_length=20, default="dispatch")
     dedupe_key = models.CharField(_("once-only key"), max_length=120, unique=True)

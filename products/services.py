@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from common.tabular import lookup_chunks
 
-from .models import LOW_GRADE, Grade, GradeChange, GradingPolicy, HarmSeverity, LicenceType, Product, override_problem
+from .models import LOW_GRADE, PIPELINE_REASON, Grade, GradeChange, GradingPolicy, HarmSeverity, LicenceType, Product, override_problem
 
 
 def _score_expression(policy: GradingPolicy):
@@ -78,7 +78,7 @@ def products_grade(*, policy: GradingPolicy | None = None, products=None, reason
     computed = computed_grade_expression(policy)
     effective = Coalesce(F("override_grade"), computed)
     changing = products.exclude(grade=effective)
-    reason = reason or f"pipeline {timezone.localdate().isoformat()}"
+    reason = reason or f"{PIPELINE_REASON} {timezone.localdate().isoformat()}"
     _grade_changes_record(changing, new_grade=effective, policy=policy, reason=reason, by=by)
     changed = changing.update(grade=effective, computed_grade=computed)
     products.exclude(computed_grade=computed).update(computed_grade=computed)
