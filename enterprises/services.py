@@ -5,6 +5,7 @@ import datetime as dt
 from django.db import connection, transaction
 from django.db.models import Avg, Case, Count, Exists, Max, OuterRef, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from products.models import Grade
 from regions.models import Region
@@ -173,7 +174,8 @@ def enterprises_classify(*, as_of: dt.date, policy: SupervisionPolicy | None = N
         "became_risk": became_risk,
         "became_non_risk": became_non_risk,
         "risk_enterprises": risk_total,
-        "message": f"{became_risk} enterprises became risk, {became_non_risk} became non-risk ({risk_total} risk in all)",
+        "message": _("%(risk)d enterprises became risk, %(non_risk)d became non-risk (%(total)d risk in all)")
+        % {"risk": became_risk, "non_risk": became_non_risk, "total": risk_total},
     }
 
 
@@ -246,7 +248,7 @@ def enterprises_categorise(
     return {
         "changed": changed,
         "key_supervised": key,
-        "message": f"{changed} enterprises changed supervision category ({key} key-supervised)",
+        "message": _("%(n)d enterprises changed supervision category (%(key)d key-supervised)") % {"n": changed, "key": key},
     }
 
 
@@ -268,4 +270,4 @@ def towns_place_at_enterprise_centres() -> dict:
             town.label_lat, town.label_lon = lat, lon
             changed.append(town)
     Region.objects.bulk_update(changed, ["label_lat", "label_lon"], batch_size=500)
-    return {"changed": len(changed), "message": f"{len(changed)} towns placed at the centre of their enterprises"}
+    return {"changed": len(changed), "message": _("%(n)d towns placed at the centre of their enterprises") % {"n": len(changed)}}

@@ -82,7 +82,7 @@ def products_grade(*, policy: GradingPolicy | None = None, products=None, reason
     _grade_changes_record(changing, new_grade=effective, policy=policy, reason=reason, by=by)
     changed = changing.update(grade=effective, computed_grade=computed)
     products.exclude(computed_grade=computed).update(computed_grade=computed)
-    return {"changed": changed, "message": f"{changed} products changed grade"}
+    return {"changed": changed, "message": _("%(n)d products changed grade") % {"n": changed}}
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def products_override_grade(*, overrides: Mapping[int, GradeOverride], note: str
         raise ValidationError({"override_reason": problems})
     changing = _changing(products, overrides)
     if not changing:
-        return {"changed": 0, "unchanged": len(overrides), "grades_changed": 0, "message": "no grade override changed"}
+        return {"changed": 0, "unchanged": len(overrides), "grades_changed": 0, "message": _("no grade override changed")}
     by_reason: dict[str, list[int]] = {}
     for pk, product in changing.items():
         product.override_grade, product.override_reason = overrides[pk].stored
@@ -167,7 +167,8 @@ def products_override_grade(*, overrides: Mapping[int, GradeOverride], note: str
         "changed": changed,
         "unchanged": len(overrides) - changed,
         "grades_changed": grades_changed,
-        "message": f"{changed} grade overrides changed, {grades_changed} products changed grade",
+        "message": _("%(changed)d grade overrides changed, %(grades)d products changed grade")
+        % {"changed": changed, "grades": grades_changed},
     }
 
 

@@ -156,13 +156,14 @@ class ColourReport:
     first_coloured: int = 0  # regions that had no colour before (a new database, a new division)
 
     def as_dict(self) -> dict:
-        first = f", {self.first_coloured} for the first time" if self.first_coloured else ""
+        first = _(", %(n)d for the first time") % {"n": self.first_coloured} if self.first_coloured else ""
         return {
             "period": self.period,
             "regions": self.regions,
             "changed": len(self.changed),
             "first_coloured": self.first_coloured,
-            "message": f"{len(self.changed)} regions changed colour ({self.regions} coloured for {self.period}{first})",
+            "message": _("%(changed)d regions changed colour (%(regions)d coloured for %(period)s%(first)s)")
+            % {"changed": len(self.changed), "regions": self.regions, "period": self.period, "first": first},
             "changes": [f"{name}: {old} → {new}" for name, old, new in self.changed],
         }
 
@@ -269,5 +270,5 @@ def region_indexes_update(*, period, town_inputs: dict[int, Counter], weights: I
     return {
         "period": f"{period:%Y-%m}",
         "regions": len(snapshots),
-        "message": f"index computed for {len(indexed)} regions",
+        "message": _("index computed for %(n)d regions") % {"n": len(indexed)},
     }

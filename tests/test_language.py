@@ -1,9 +1,12 @@
 """Chinese first: the interface is in Simplified Chinese unless the user switches to English."""
 
 import re
+from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.utils import translation
 
 pytestmark = pytest.mark.django_db
 
@@ -36,3 +39,16 @@ def test_date_inputs_come_filled_in_whatever_the_language(client, city_superviso
     client.force_login(city_supervisor)
     page = client.get(url).content.decode()
     assert re.search(rf'type="date" name="{field}" value="\d{{4}}-\d{{2}}-\d{{2}}"', page), page
+
+
+def test_run_pipeline_speaks_the_site_language_and_the_active_one(jiaxing):
+    """Outside a request a command speaks settings.LANGUAGE_CODE (Chinese), and the language a caller activated."""
+    out = StringIO()
+    call_command("run_pipeline", "--as-of", "2026-06-30", stdout=out)
+    printed = out.getvalue()
+    assert "按 2026-06-30 运行系统计算（本进程内）" in printed and "个区域颜色变化" in printed
+    assert not re.search(r"\b(?:regions|enterprises|products|changed|computed)\b", printed)
+    out = StringIO()
+    with translation.override("en"):
+        call_command("run_pipeline", "--as-of", "2026-06-30", stdout=out)
+    assert "Pipeline as of 2026-06-30 (in-process)" in out.getvalue() and not re.search(r"[\u3400-\u9fff]", out.getvalue())

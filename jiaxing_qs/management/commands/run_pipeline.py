@@ -3,6 +3,7 @@ import datetime as dt
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jiaxing_qs.pipeline import month_ends_before
 from jiaxing_qs.tasks import run_pipeline
@@ -24,13 +25,13 @@ class Command(BaseCommand):
     def handle(self, *args, as_of=None, backfill_months=0, timeout=3600, **options):
         as_of = as_of or timezone.localdate()
         if backfill_months < 0:
-            raise CommandError("--backfill-months cannot be negative")
-        where = "in-process" if settings.CELERY_TASK_ALWAYS_EAGER else "on the Celery workers"
+            raise CommandError(_("--backfill-months cannot be negative"))
+        where = _("in-process") if settings.CELERY_TASK_ALWAYS_EAGER else _("on the Celery workers")
         for day in [*month_ends_before(as_of, backfill_months), as_of]:
-            self.stdout.write(self.style.MIGRATE_HEADING(f"Pipeline as of {day} ({where})"))
+            self.stdout.write(self.style.MIGRATE_HEADING(_("Pipeline as of %(day)s (%(where)s)") % {"day": day, "where": where}))
             try:
                 report = run_pipeline(day, timeout=timeout)
             except TimeoutError:
-                raise CommandError(f"no answer from the workers within {timeout:.0f} s: is a worker running?") from None
+                raise CommandError(_("no answer from the workers within %(s).0f s: is a worker running?") % {"s": timeout}) from None
             for stage in report:
                 self.stdout.write(f"  {stage['stage']}: {stage['message']}  [{stage['ran_on']}]")
