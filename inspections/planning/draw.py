@@ -104,8 +104,8 @@ class DrawnTarget:
 
     @property
     def reason(self) -> str:
-        """Why drawn, in the active language."""
-        return task_reason_text(self.reason_params)
+        """Why drawn, in the active language ("" without a published reason: the targeting bench's own rules)."""
+        return task_reason_text(self.reason_params) if self.reason_params else ""
 
 
 @dataclass
