@@ -48,6 +48,7 @@ def test_date_inputs_come_filled_in_whatever_the_language(client, city_superviso
 
 def test_run_pipeline_speaks_the_site_language_and_the_active_one(jiaxing):
     """Outside a request a command speaks settings.LANGUAGE_CODE (Chinese), and the language a caller activated."""
+    translation.deactivate()  # as in a shell: no language activated (an earlier test in this thread may have left one)
     out = StringIO()
     call_command("run_pipeline", "--as-of", "2026-06-30", stdout=out)
     printed = out.getvalue()
