@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('regions', '0006_division_code_ascii_digits'),
+        ('regions', '0007_bureau'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
