@@ -88,12 +88,16 @@ class StateChangeInline(admin.TabularInline):
 
     model = StateChange
     formset = LatestFormSet
-    fields = ("changed_at", "field", "old_label", "new_label", "as_of", "reason")
+    fields = ("changed_at", "field", "old_label", "new_label", "as_of", "reason_shown")
     readonly_fields = fields
     extra = 0
     max_num = 0
     can_delete = False
     verbose_name_plural = _("class and category history (latest 50)")
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, obj):
+        return obj.reason_text
 
     @admin.display(description=_("old value"))
     def old_label(self, obj):

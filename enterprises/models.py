@@ -169,6 +169,28 @@ class StateField(models.TextChoices):
 STATE_LABELS = {StateField.RISK_CLASS: dict(RiskClass.choices), StateField.CATEGORY: dict(Category.choices)}
 
 
+# A StateChange's reason is stored in codes and shown in the reader's language: "high × non_risk" (grade ×
+# class, a category change), "nonconforming × 2; recall × 1" (the kept reasons of a class change to risk), or
+# "no_risk_event 2023-10-31 2026-10-31" (none within the risk window, a change to non-risk).
+NO_RISK_EVENT = "no_risk_event"
+GRADE_CODES = {"high": Grade.HIGH, "medium": Grade.MEDIUM, "low": Grade.LOW}
+
+
+def state_change_reason_text(reason: str) -> str:
+    """A stored reason in the active language; a text in none of the coded forms (written by hand, or an old row
+    the migration could not read) is shown as it is stored."""
+    words = reason.split(" ")
+    if len(words) == 3 and words[0] == NO_RISK_EVENT:
+        return f"{_('No risk event within the risk window.')} ({words[1]} – {words[2]})"
+    grade, times, risk_class = reason.partition(" × ")
+    if times and grade in GRADE_CODES and risk_class in RiskClass.values:
+        return f"{GRADE_CODES[grade].label} × {RiskClass(risk_class).label}"
+    items = [item.partition(" × ") for item in reason.split("; ")]
+    if reason and all(times and kind in ReasonKind.values and count.isdigit() for kind, times, count in items):
+        return "; ".join(f"{ReasonKind(kind).label} × {count}" for kind, _times, count in items)
+    return reason
+
+
 class StateChange(models.Model):
     """One change of an enterprise's risk class or supervision category. The classing and categorising rules
     write these set-based, in the transaction of their UPDATEs (which model signals, and so simple-history, never
@@ -180,7 +202,7 @@ class StateChange(models.Model):
     old_value = models.CharField(_("old value"), max_length=20, null=True, blank=True)
     new_value = models.CharField(_("new value"), max_length=20, null=True, blank=True)
     as_of = models.DateField(_("as of"), null=True, blank=True)
-    reason = models.TextField(_("reason"), blank=True)
+    reason = models.TextField(_("reason"), blank=True)  # in codes: state_change_reason_text
 
     class Meta:
         verbose_name = _("class or category change")
@@ -194,6 +216,11 @@ class StateChange(models.Model):
     @property
     def old_label(self) -> str:
         return str(STATE_LABELS.get(self.field, {}).get(self.old_value, self.old_value or "—"))
+
+    @property
+    def reason_text(self) -> str:
+        """Why, in the reader's language (``state_change_reason_text``)."""
+        return state_change_reason_text(self.reason)
 
     @property
     def new_label(self) -> str:

@@ -2,10 +2,9 @@
 
 import datetime as dt
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Avg, Case, Count, Exists, Max, OuterRef, Q, Value, When
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from products.models import Grade
@@ -13,6 +12,7 @@ from regions.models import Region
 from regions.periods import years_before
 
 from .models import (
+    NO_RISK_EVENT,
     Category,
     Enterprise,
     EnterpriseProduct,
@@ -107,21 +107,13 @@ def _scope_sql(column: str, enterprise_ids: list[int] | None, county_id: int | N
 
 # --- Audit (STYLE 7): the set-based UPDATEs below bypass model signals, so the rules record their changes
 # themselves, one INSERT … SELECT per kind of change for any number of enterprises, in the UPDATE's transaction.
-# Stored texts are in the site language.
-
-
-def _label_case(column: str, choices, default: str) -> tuple[str, list]:
-    """A SQL CASE giving the site-language label of a choice ``column``."""
-    with translation.override(settings.LANGUAGE_CODE):
-        labels = [(value, str(label)) for value, label in choices]
-        default = str(default)
-    return "CASE " + " ".join(f"WHEN {column} = %s THEN %s" for _pair in labels) + " ELSE %s END", [*sum(labels, ()), default]
+# Their reasons are stored in codes, shown in the reader's language (enterprises.models.state_change_reason_text).
 
 
 def _reasons_text(enterprise_column: str) -> tuple[str, list]:
-    """An enterprise's kept risk reasons as one text ("监督抽查不合格 × 2; …"): a subquery per changed row only."""
-    label, params = _label_case("r.kind", ReasonKind.choices, default="?")
-    item = f"{label} || ' × ' || CAST(r.count AS TEXT)"
+    """An enterprise's kept risk reasons as one text ("nonconforming × 2; recall × 1"): a subquery per changed row only."""
+    params = []
+    item = "r.kind || ' × ' || CAST(r.count AS TEXT)"
     joined = f"string_agg({item}, '; ' ORDER BY r.kind)" if connection.vendor == "postgresql" else f"group_concat({item}, '; ')"
     return f"(SELECT {joined} FROM {RiskReason._meta.db_table} r WHERE r.enterprise_id = {enterprise_column})", params
 
@@ -150,8 +142,7 @@ def _class_changes_record(*, at, as_of: dt.date, policy: SupervisionPolicy, coun
     the UPDATEs' own search, doubling the cost of a run, while the stamp finds them through its index. A class
     has two values, so the old one is the other; the why is the kept reasons, or the empty risk window."""
     start, end = risk_window(as_of, policy)
-    with translation.override(settings.LANGUAGE_CODE):
-        no_reason = f"{_('No risk event within the risk window.')} ({start.isoformat()} – {end.isoformat()})"
+    no_reason = f"{NO_RISK_EVENT} {start.isoformat()} {end.isoformat()}"
     reasons_sql, reasons_params = _reasons_text("c.id")
     risk, non_risk = RiskClass.RISK.value, RiskClass.NON_RISK.value
     # Another county's part may run at the same moment on another worker: its own rows only.
@@ -212,7 +203,8 @@ def classify_report(as_of: dt.date, *, became_risk: int, became_non_risk: int) -
         "became_risk": became_risk,
         "became_non_risk": became_non_risk,
         "risk_enterprises": risk_total,
-        "message": f"{became_risk} enterprises became risk, {became_non_risk} became non-risk ({risk_total} risk in all)",
+        "message": _("%(risk)d enterprises became risk, %(non_risk)d became non-risk (%(total)d risk in all)")
+        % {"risk": became_risk, "non_risk": became_non_risk, "total": risk_total},
     }
 
 
@@ -230,8 +222,8 @@ def category_expression(policy: SupervisionPolicy, grade_field: str = "max_grade
 
 def _category_changes_record(cursor, changes: str, *, as_of: dt.date) -> None:
     """A StateChange for each enterprise of the ``changes`` table whose category is about to change, why: grade × class."""
-    grade_label, grade_params = _label_case("c.top", [(g.value, g.label) for g in (Grade.HIGH, Grade.MEDIUM)], default=Grade.LOW.label)
-    class_label, class_params = _label_case("e.risk_class", RiskClass.choices, default="?")
+    grade_code = "CASE WHEN c.top = %s THEN %s WHEN c.top = %s THEN %s ELSE %s END"
+    grade_params = [Grade.HIGH.value, "high", Grade.MEDIUM.value, "medium", "low"]  # GRADE_CODES
     _state_changes_record(
         cursor,
         f"{changes} c JOIN {Enterprise._meta.db_table} e ON e.id = c.id WHERE c.category IS NULL OR c.category <> c.new_category",
@@ -241,7 +233,7 @@ def _category_changes_record(cursor, changes: str, *, as_of: dt.date) -> None:
         new=("c.new_category", []),
         as_of=as_of,
         at=timezone.now(),
-        reason=(f"{grade_label} || ' × ' || {class_label}", grade_params + class_params),
+        reason=(f"{grade_code} || ' × ' || e.risk_class", grade_params),
     )
 
 
@@ -297,7 +289,7 @@ def categorise_report(*, changed: int) -> dict:
     return {
         "changed": changed,
         "key_supervised": key,
-        "message": f"{changed} enterprises changed supervision category ({key} key-supervised)",
+        "message": _("%(n)d enterprises changed supervision category (%(key)d key-supervised)") % {"n": changed, "key": key},
     }
 
 
@@ -319,4 +311,4 @@ def towns_place_at_enterprise_centres() -> dict:
             town.label_lat, town.label_lon = lat, lon
             changed.append(town)
     Region.objects.bulk_update(changed, ["label_lat", "label_lon"], batch_size=500)
-    return {"changed": len(changed), "message": f"{len(changed)} towns placed at the centre of their enterprises"}
+    return {"changed": len(changed), "message": _("%(n)d towns placed at the centre of their enterprises") % {"n": len(changed)}}

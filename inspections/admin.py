@@ -10,6 +10,7 @@ from .fieldwork.selectors import CHECK_RESULT_EXPORT
 from .models import (
     CheckItemResult,
     CheckResult,
+    DrawArm,
     InspectionPlan,
     InspectionTask,
     Notification,
@@ -18,6 +19,7 @@ from .models import (
     RectificationOrder,
     SpotCheckResult,
     TaskAssignment,
+    stratum_code_label,
 )
 from .notification_forms import NotificationSettingForm
 from .planning.selectors import TASK_EXPORT
@@ -70,7 +72,7 @@ class InspectionPlanAdmin(JurisdictionScopedAdmin, AuditedAdmin):
 class InspectionTaskAdmin(JurisdictionScopedAdmin, ExportMixin, AuditedAdmin):
     jurisdiction_path = "enterprise__town"
     export_fields = TASK_EXPORT
-    list_display = ("enterprise", "kind", "arm", "stratum", "due_date", "status", "plan")
+    list_display = ("enterprise", "kind", "arm", "stratum_shown", "due_date", "status", "plan")
     list_filter = (
         "kind",
         "arm",
@@ -82,8 +84,17 @@ class InspectionTaskAdmin(JurisdictionScopedAdmin, ExportMixin, AuditedAdmin):
     autocomplete_fields = ("enterprise", "product")
     list_select_related = ("enterprise", "plan")
     date_hierarchy = "due_date"
-    readonly_fields = ("plan", "arm", "stratum", "draw_rank", "draw_key", "reason", "order", "assignment_history")
+    readonly_fields = ("plan", "arm", "stratum_shown", "draw_rank", "draw_key", "reason_shown", "order", "assignment_history")
+    exclude = ("stratum", "reason", "reason_params")
     inlines = [TaskAssignmentInline]
+
+    @admin.display(description=_("stratum"), ordering="stratum")
+    def stratum_shown(self, obj):
+        return stratum_code_label(obj.stratum) if obj.arm == DrawArm.RISK and obj.stratum else "—"
+
+    @admin.display(description=_("why drawn"))
+    def reason_shown(self, obj):
+        return obj.reason_text
 
     @admin.display(description=_("changes to the assignments"))
     def assignment_history(self, obj):

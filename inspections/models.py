@@ -8,9 +8,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.models import DrawRatios, Enterprise
+from enterprises.models import Category, DrawRatios, Enterprise
 from products.models import ChecklistItem, Product
-from regions.models import Region, audit_history
+from regions.models import Colour, Region, audit_history
 
 
 class SpotCheckLevel(models.TextChoices):
@@ -179,6 +179,48 @@ class DrawArm(models.TextChoices):
     FOLLOW_UP = "follow_up", _("follow-up of an order")
 
 
+def stratum_label(category: str, colour: str | None) -> str:
+    """ "tightened", "red" → "tightened supervision·red", the label of the draw's reasons and pages, in the reader's
+    language; a value that is not a category or colour (an old plan's) is shown as it is stored."""
+    colour_label = Colour(colour).label if colour in Colour.values else _("uncoloured")
+    category_label = Category(category).label if category in Category.values else category
+    return f"{category_label}·{colour_label}"
+
+
+def stratum_code_label(code: str) -> str:
+    """A stored stratum (``stratum_code``: "tightened/red") as its label."""
+    category, _sep, colour = code.partition("/")
+    return stratum_label(category, colour)
+
+
+# Why a task was drawn or created, one message per rule. A task keeps its reason as the message's key and
+# parameters (``InspectionTask.reason_params``), rendered in the reader's language; ``reason`` keeps the text in the
+# site language for exports and search. A "stratum" parameter is a stratum code ("routine/green"), shown as its label.
+TASK_REASONS = {
+    "control": _("random control arm: rank %(rank)d of %(n)d by control key"),
+    "stratum": _("%(stratum)s: rank %(rank)d of %(n)d, %(quota)d drawn"),
+    "stratum_pps": _("%(stratum)s: rank %(rank)d of %(n)d by risk-weighted key (inclusion probability %(p).1f%%), %(quota)d drawn"),
+    "leftover": _("budget the strata left: rank %(rank)d of %(n)d by risk-weighted key (probability %(p).1f%%)"),
+    "reinspection": _("Re-inspection of order %(number)s (non-conforming result %(result)s): confirm the rectification by %(day)s."),
+    "second_reinspection": _("Second re-inspection of order %(number)s after its public announcement: between %(start)s and %(end)s."),
+}
+
+
+def task_reason(key: str, **params) -> dict:
+    """A reason as stored in ``reason_params``: the message's key and its parameters (plain JSON values)."""
+    if key not in TASK_REASONS:
+        raise ValueError(f"unknown task reason {key!r}")
+    return {"key": key, **params}
+
+
+def task_reason_text(reason: dict) -> str:
+    """A stored reason (``task_reason``) in the active language."""
+    params = {name: value for name, value in reason.items() if name != "key"}
+    if "stratum" in params:
+        params["stratum"] = stratum_code_label(params["stratum"])
+    return str(TASK_REASONS[reason["key"]]) % params
+
+
 class TaskStatus(models.TextChoices):
     UNSTAFFED = "unstaffed", _("not dispatched: too few eligible officers")
     ASSIGNED = "assigned", _("assigned")
@@ -196,7 +238,8 @@ class InspectionTask(models.Model):
     draw_rank = models.PositiveIntegerField(_("rank in its stratum"), null=True, blank=True)
     draw_key = models.CharField(_("draw key"), max_length=64, blank=True)
     inclusion_probability = models.FloatField(_("inclusion probability"), null=True, blank=True)
-    reason = models.CharField(_("why drawn"), max_length=300)
+    reason = models.CharField(_("why drawn"), max_length=300)  # in the site language (exports, search)
+    reason_params = models.JSONField(_("why drawn (key and parameters)"), default=dict, blank=True)  # ``task_reason``
     due_date = models.DateField(_("due date"))
     status = models.CharField(_("status"), max_length=12, choices=TaskStatus.choices, default=TaskStatus.ASSIGNED, db_index=True)
     order = models.ForeignKey(
@@ -223,9 +266,14 @@ class InspectionTask(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} · {self.enterprise} · {self.due_date}"
 
+    @property
+    def reason_text(self) -> str:
+        """Why drawn, in the reader's language (the stored text where the task has no reason key: an old row)."""
+        return task_reason_text(self.reason_params) if self.reason_params.get("key") in TASK_REASONS else self.reason
+
 
 class TaskAssignment(models.Model):
-    task = models.ForeignKey(InspectionTask, on_delete=models.CASCADE, related_name="assignments")
+    task = models.ForeignKey(InspectionTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="assignments")
     officer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("officer"), on_delete=models.PROTECT, related_name="assignments")
     position = models.PositiveSmallIntegerField(_("position"), default=1)
     draw_key = models.CharField(_("draw key"), max_length=64, blank=True)
@@ -279,7 +327,9 @@ class CheckResult(models.Model):
     position_accuracy = models.FloatField(_("position accuracy (m)"), null=True, blank=True)
     position_source = models.CharField(_("position source"), max_length=10, blank=True)
     note = models.TextField(_("note"), blank=True)
-    spot_check = models.OneToOneField(SpotCheckResult, on_delete=models.PROTECT, null=True, blank=True, related_name="check_result")
+    spot_check = models.OneToOneField(
+        SpotCheckResult, verbose_name=_("spot-check result"), on_delete=models.PROTECT, null=True, blank=True, related_name="check_result"
+    )
     submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
     history = audit_history()
 
@@ -444,8 +494,12 @@ class NotificationStatus(models.TextChoices):
 
 
 class Notification(models.Model):
-    task = models.ForeignKey(InspectionTask, on_delete=models.CASCADE, related_name="notifications", null=True, blank=True)
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    task = models.ForeignKey(
+        InspectionTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="notifications", null=True, blank=True
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="notifications"
+    )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     purpose = models.CharField(_("purpose"), max_length=20, default="dispatch")
     dedupe_key = models.CharField(_("once-only key"), max_length=120, unique=True)

@@ -13,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from common.admin_utils import RuleVersionAdmin, badge
+from common.history_display import history_value
 from common.import_admin import ImportExportMixin
 from common.signals import pipeline_inputs_changed
 from regions.admin_scoping import CityWideAdmin
@@ -34,11 +35,12 @@ def grade_badge(grade):
 
 
 class ChoiceLabelsInHistory(HistoricalRecordContextHelper):
-    """The History view's old → new with choice labels ("high risk"), not stored codes ("3")."""
+    """The History view's old → new with choice labels ("high risk"), not stored codes ("3"), and times local to
+    the minute, not UTC to the microsecond (``history_value``)."""
 
     def prepare_delta_change_value(self, change, value):
         choices = dict(self.model._meta.get_field(change.field).flatchoices)
-        return super().prepare_delta_change_value(change, choices.get(value, value) if choices else value)
+        return super().prepare_delta_change_value(change, history_value(choices.get(value, value) if choices else value))
 
 
 class AuditedAdmin(SimpleHistoryAdmin):
@@ -91,7 +93,7 @@ class LatestFormSet(BaseInlineFormSet):
         return self._latest
 
 
-def related_history(records, *, label=str, limit: int = 20):
+def related_history(records, *, label=lambda record: str(record.instance), limit: int = 20):
     """The latest changes of a record's inline rows (no admin page of their own): when, who, which row, what
     changed (old → new), why."""
     rows = list(records.select_related("history_user").order_by("-history_date", "-history_id")[:limit])
@@ -104,7 +106,9 @@ def related_history(records, *, label=str, limit: int = 20):
         if previous is None:
             return ""
         delta = record.diff_against(previous, excluded_fields=["id"])
-        return "; ".join(f"{fields[c.field].verbose_name}: {c.old} → {c.new}" for c in delta.changes if c.field in fields)
+        return "; ".join(
+            f"{fields[c.field].verbose_name}: {history_value(c.old)} → {history_value(c.new)}" for c in delta.changes if c.field in fields
+        )
 
     cells = (
         (
@@ -153,12 +157,16 @@ class GradeChangeInline(admin.TabularInline):
 
     model = GradeChange
     formset = LatestFormSet
-    fields = ("changed_at", "old_grade", "new_grade", "computed", "policy", "reason", "changed_by")
+    fields = ("changed_at", "old_grade", "new_grade", "computed", "policy", "reason_shown", "changed_by")
     readonly_fields = fields
     extra = 0
     max_num = 0
     can_delete = False
     verbose_name_plural = _("grade history (latest 50)")
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, obj):
+        return obj.reason_text
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("policy", "changed_by")

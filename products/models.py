@@ -1,5 +1,6 @@
 """The product catalogue: classes, products with their grade factors and grade, checklist items."""
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -169,7 +170,7 @@ class GradingPolicy(RuleVersion):
         ]
 
     def __str__(self):
-        return f"high ≥ {self.high_from_score}, medium ≥ {self.medium_from_score}"
+        return _("high from %(high)s points, medium from %(medium)s") % {"high": self.high_from_score, "medium": self.medium_from_score}
 
     def grade_cut_offs(self) -> list[tuple[int, int]]:
         """The score → grade cut-offs, highest grade first: (lowest score, grade); below them all, LOW_GRADE."""
@@ -191,6 +192,10 @@ class GradingPolicy(RuleVersion):
             errors["failure_rate_high"] = _("The high failure rate must be above the medium failure rate.")
         if errors:
             raise ValidationError(errors)
+
+
+PIPELINE_REASON = "pipeline"  # a GradeChange written by the grading rule: "pipeline 2026-12-03"
+PIPELINE_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class GradeChange(models.Model):
@@ -218,3 +223,12 @@ class GradeChange(models.Model):
 
     def __str__(self):
         return f"{self.get_old_grade_display() or '—'} → {self.get_new_grade_display() or '—'}"
+
+    @property
+    def reason_text(self) -> str:
+        """Why, in the reader's language: the grading rule's own reason is stored as "pipeline <date>"
+        (``PIPELINE_REASON``); an override's reason is the administrator's text."""
+        word, _sep, day = self.reason.partition(" ")
+        if word == PIPELINE_REASON and PIPELINE_DAY.fullmatch(day):
+            return _("regraded by the pipeline run of %(day)s") % {"day": day}
+        return self.reason

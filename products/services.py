@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from common.tabular import lookup_chunks
 
-from .models import LOW_GRADE, Grade, GradeChange, GradingPolicy, HarmSeverity, LicenceType, Product, override_problem
+from .models import LOW_GRADE, PIPELINE_REASON, Grade, GradeChange, GradingPolicy, HarmSeverity, LicenceType, Product, override_problem
 
 
 def _score_expression(policy: GradingPolicy):
@@ -78,11 +78,11 @@ def products_grade(*, policy: GradingPolicy | None = None, products=None, reason
     computed = computed_grade_expression(policy)
     effective = Coalesce(F("override_grade"), computed)
     changing = products.exclude(grade=effective)
-    reason = reason or f"pipeline {timezone.localdate().isoformat()}"
+    reason = reason or f"{PIPELINE_REASON} {timezone.localdate().isoformat()}"
     _grade_changes_record(changing, new_grade=effective, policy=policy, reason=reason, by=by)
     changed = changing.update(grade=effective, computed_grade=computed)
     products.exclude(computed_grade=computed).update(computed_grade=computed)
-    return {"changed": changed, "message": f"{changed} products changed grade"}
+    return {"changed": changed, "message": _("%(n)d products changed grade") % {"n": changed}}
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def products_override_grade(*, overrides: Mapping[int, GradeOverride], note: str
         raise ValidationError({"override_reason": problems})
     changing = _changing(products, overrides)
     if not changing:
-        return {"changed": 0, "unchanged": len(overrides), "grades_changed": 0, "message": "no grade override changed"}
+        return {"changed": 0, "unchanged": len(overrides), "grades_changed": 0, "message": _("no grade override changed")}
     by_reason: dict[str, list[int]] = {}
     for pk, product in changing.items():
         product.override_grade, product.override_reason = overrides[pk].stored
@@ -167,7 +167,8 @@ def products_override_grade(*, overrides: Mapping[int, GradeOverride], note: str
         "changed": changed,
         "unchanged": len(overrides) - changed,
         "grades_changed": grades_changed,
-        "message": f"{changed} grade overrides changed, {grades_changed} products changed grade",
+        "message": _("%(changed)d grade overrides changed, %(grades)d products changed grade")
+        % {"changed": changed, "grades": grades_changed},
     }
 
 

@@ -93,7 +93,11 @@ def divisions_import(rows: list[dict], *, source: str = "") -> dict:
                 setattr(region, key, value)
             region.save()
             updated += 1
-    return {"created": created, "updated": updated, "message": f"{created} divisions created, {updated} updated"}
+    return {
+        "created": created,
+        "updated": updated,
+        "message": _("%(created)d divisions created, %(updated)d updated") % {"created": created, "updated": updated},
+    }
 
 
 @transaction.atomic
@@ -129,7 +133,11 @@ def boundaries_import(feature_collection: dict, *, source: str = "", tolerance: 
             region.source = f"{region.source}; {source}" if region.source and source not in region.source else source
         region.save()
         changed += 1
-    return {"changed": changed, "message": f"{changed} boundaries loaded ({len(features) - changed} unchanged)"}
+    return {
+        "changed": changed,
+        "message": _("%(changed)d boundaries loaded (%(unchanged)d unchanged)")
+        % {"changed": changed, "unchanged": len(features) - changed},
+    }
 
 
 def load_jiaxing() -> list[dict]:

@@ -119,7 +119,12 @@ class ColourThresholds(RuleVersion):
         ]
 
     def __str__(self):
-        return f"≥{self.red_from}% / ≥{self.orange_from}% / ≥{self.yellow_from}% · min {self.min_enterprises}"
+        return _("red ≥%(red)s%%, orange ≥%(orange)s%%, yellow ≥%(yellow)s%%; at least %(min)s enterprises") % {
+            "red": self.red_from,
+            "orange": self.orange_from,
+            "yellow": self.yellow_from,
+            "min": self.min_enterprises,
+        }
 
     def clean(self):
         if None in (self.yellow_from, self.orange_from, self.red_from):
@@ -219,7 +224,7 @@ SUPERVISORY_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR)
 class StaffProfile(models.Model):
     """A bureau staff member's role and jurisdiction (a county, or the whole city)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="staff_profile")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     jurisdiction = models.ForeignKey(Region, verbose_name=_("jurisdiction"), on_delete=models.PROTECT, related_name="staff")
     officer_number = models.CharField(_("enforcement certificate number"), max_length=30, blank=True)

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .map_cache import map_microcache
 from .models import Colour, ColourThresholds, IndexWeights, Level, Region, RegionSnapshot
@@ -110,12 +111,18 @@ def index_for(inputs: IndexInputs, weights: IndexWeights) -> Decimal | None:
 
 
 def index_formula(weights: IndexWeights) -> str:
-    """The formula as shown to users next to the number."""
-    return (
-        f"100 × ({weights.risk_share_weight}×非风险企业占比 + {weights.pass_rate_weight}×抽查合格率 + "
-        f"{weights.rectification_weight}×按期整改率 + {weights.incident_weight}×事故得分) ÷ 有数据项权重之和；"
-        f"事故得分 = 1 − 每百家事故数 ÷ {weights.incidents_per_100_for_zero}"
-    )
+    """The formula as shown to users next to the number, in the reader's language."""
+    return _(
+        "100 × (%(risk_share)s×share of non-risk enterprises + %(pass_rate)s×spot-check pass rate + "
+        "%(rectification)s×on-time rectification rate + %(incident)s×incident score) ÷ the sum of the weights of the "
+        "components with data; incident score = 1 − incidents per 100 enterprises ÷ %(incidents_for_zero)s"
+    ) % {
+        "risk_share": weights.risk_share_weight,
+        "pass_rate": weights.pass_rate_weight,
+        "rectification": weights.rectification_weight,
+        "incident": weights.incident_weight,
+        "incidents_for_zero": weights.incidents_per_100_for_zero,
+    }
 
 
 def _ancestors_by_region(regions: list[Region]) -> dict[int, list[int]]:
@@ -149,13 +156,14 @@ class ColourReport:
     first_coloured: int = 0  # regions that had no colour before (a new database, a new division)
 
     def as_dict(self) -> dict:
-        first = f", {self.first_coloured} for the first time" if self.first_coloured else ""
+        first = _(", %(n)d for the first time") % {"n": self.first_coloured} if self.first_coloured else ""
         return {
             "period": self.period,
             "regions": self.regions,
             "changed": len(self.changed),
             "first_coloured": self.first_coloured,
-            "message": f"{len(self.changed)} regions changed colour ({self.regions} coloured for {self.period}{first})",
+            "message": _("%(changed)d regions changed colour (%(regions)d coloured for %(period)s%(first)s)")
+            % {"changed": len(self.changed), "regions": self.regions, "period": self.period, "first": first},
             "changes": [f"{name}: {old} → {new}" for name, old, new in self.changed],
         }
 
@@ -262,5 +270,5 @@ def region_indexes_update(*, period, town_inputs: dict[int, Counter], weights: I
     return {
         "period": f"{period:%Y-%m}",
         "regions": len(snapshots),
-        "message": f"index computed for {len(indexed)} regions",
+        "message": _("index computed for %(n)d regions") % {"n": len(indexed)},
     }

@@ -11,6 +11,7 @@ import uuid
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
+from django.utils import translation
 
 from enterprises.models import Category, Enterprise, RiskClass, RiskEventKind, StateChange, StateField
 from enterprises.services import enterprises_categorise, enterprises_classify
@@ -159,6 +160,16 @@ def test_a_risk_event_edited_in_its_admin_keeps_the_reason(admin_client, auditor
 # --- Derived changes written set-based: GradeChange and StateChange ----------------------------------------
 
 
+def shown_in(change, language: str) -> str:
+    with translation.override(language):
+        return change.reason_text
+
+
+def test_a_reason_in_none_of_the_coded_forms_is_shown_as_stored():
+    assert StateChange(reason="局务会决定").reason_text == "局务会决定"
+    assert StateChange(reason="penalty × many").reason_text == "penalty × many"
+
+
 def test_a_pipeline_run_that_turns_an_enterprise_risk_writes_one_class_change_and_a_second_run_nothing(region_tree):
     enterprise = EnterpriseFactory(town=region_tree.town_a1)
     EnterpriseFactory(town=region_tree.town_a1)  # stays non-risk: no class change
@@ -166,7 +177,9 @@ def test_a_pipeline_run_that_turns_an_enterprise_risk_writes_one_class_change_an
     run_pipeline(AS_OF)
     change = StateChange.objects.get(field=StateField.RISK_CLASS)
     assert (change.enterprise, change.old_value, change.new_value, change.as_of) == (enterprise, RiskClass.NON_RISK, RiskClass.RISK, AS_OF)
-    assert change.reason == "产品质量行政处罚 × 1"  # stored in the site language
+    assert change.reason == "penalty × 1"  # stored in codes, shown in the reader's language
+    assert shown_in(change, "zh-hans") == "产品质量行政处罚 × 1"
+    assert shown_in(change, "en") == "administrative penalty on product quality × 1"
     assert StateChange.objects.filter(field=StateField.CATEGORY, old_value=None).count() == 2  # first categorised
     audit_rows = StateChange.objects.count(), GradeChange.objects.count()
     run_pipeline(AS_OF)
@@ -180,7 +193,9 @@ def test_an_enterprise_losing_its_reasons_turns_non_risk_with_the_empty_window_a
     enterprises_classify(as_of=AS_OF)  # the event has left the three-year window
     change = enterprise.state_changes.first()
     assert (change.old_value, change.new_value, change.as_of) == (RiskClass.RISK, RiskClass.NON_RISK, AS_OF)
-    assert change.reason == "追溯期内无风险事件。 (2023-10-31 – 2026-10-31)"
+    assert change.reason == "no_risk_event 2023-10-31 2026-10-31"
+    assert shown_in(change, "zh-hans") == "追溯期内无风险事件。 (2023-10-31 – 2026-10-31)"
+    assert shown_in(change, "en") == "No risk event within the risk window. (2023-10-31 – 2026-10-31)"
 
 
 def test_a_category_change_is_written_once_with_grade_times_class(town):
@@ -199,7 +214,8 @@ def test_a_category_change_is_written_once_with_grade_times_class(town):
     change = enterprise.state_changes.filter(field=StateField.CATEGORY).first()
     assert StateChange.objects.count() == before + 1
     assert (change.old_value, change.new_value, change.as_of) == (Category.CREDIT, Category.ROUTINE, AS_OF)
-    assert change.reason == "高风险 × 非风险企业"
+    assert change.reason == "high × non_risk"
+    assert (shown_in(change, "zh-hans"), shown_in(change, "en")) == ("高风险 × 非风险企业", "high risk × non-risk enterprise")
     enterprises_categorise(as_of=AS_OF)
     assert StateChange.objects.count() == before + 1
 
@@ -294,11 +310,14 @@ def test_class_and_category_history_is_on_the_enterprise_admin_and_its_page(admi
     enterprises_categorise(as_of=AS_OF)
     admin_page = admin_client.get(enterprise_url(enterprise)).content.decode()
     assert "class and category history" in admin_page.lower()
-    assert "non-risk enterprise" in admin_page and "产品质量行政处罚 × 1" in admin_page
+    assert "non-risk enterprise" in admin_page and "administrative penalty on product quality × 1" in admin_page
     client.force_login(supervisor)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = client.get(f"/enterprises/{enterprise.pk}/").content.decode()
     assert 'id="history"' in page and "2026-10-31" in page and "responsibility supervision" in page
+    assert "low risk × risk enterprise" in page and "产品质量行政处罚" not in page  # the reasons in English too
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    assert "低风险 × 风险企业" in client.get(f"/enterprises/{enterprise.pk}/").content.decode()
 
 
 def test_the_history_of_another_countys_enterprise_is_refused(client, outsider, town):

@@ -9,6 +9,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from enterprises.models import Category, Enterprise, EnterpriseProduct, RiskClass
 from enterprises.validators import uscc_check_character
@@ -108,7 +111,8 @@ def test_run_pipeline_executes_on_a_real_worker_and_updates_the_database(tmp_pat
         worker.terminate()
         worker.wait(timeout=30)
     assert run.returncode == 0, run.stderr + log_path.read_text()
-    assert "on the Celery workers" in run.stdout
+    with translation.override(settings.LANGUAGE_CODE):  # a command speaks the site language
+        assert _("on the Celery workers") in run.stdout
     assert f"[{queue}@" in run.stdout, "every stage reports the worker that ran it"
     assert "in-process" not in run.stdout
 

@@ -295,7 +295,7 @@ def test_admin_action_revokes_and_reissues(admin_client, enterprise):
 
 
 @pytest.mark.django_db
-def test_issue_codes_twice_creates_nothing_the_second_time(town, django_assert_max_num_queries):
+def test_issue_codes_twice_creates_nothing_the_second_time(town, django_assert_max_num_queries, english):
     enterprises = EnterpriseFactory.create_batch(7, town=town)
     code_for(enterprise=enterprises[0])  # already has one
 

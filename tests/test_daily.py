@@ -198,7 +198,7 @@ def test_the_check_uses_the_local_day_by_default(enterprise, officers, django_ca
     assert task.overdue_flagged_on == day(1)
 
 
-def test_the_celery_task_runs_the_check(enterprise, officers, django_capture_on_commit_callbacks):
+def test_the_celery_task_runs_the_check(enterprise, officers, django_capture_on_commit_callbacks, english):
     staffed_task(enterprise=enterprise, officers=officers, due_date=DAY0)
     with django_capture_on_commit_callbacks(execute=True):
         summary = daily_check_task.delay(day(1).isoformat()).get()

@@ -361,3 +361,16 @@ def test_each_target_records_why_it_was_drawn_naming_its_stratum_and_rank(region
     assert control.reason == "random control arm: rank 1 of 10 by control key"
     assert [t.reason for t in risk] == [f"tightened supervision·red: rank {rank} of 9, 9 drawn" for rank in range(1, 10)]
     assert [t.rank for t in risk] == list(range(1, 10))
+
+
+def test_why_drawn_is_shown_in_the_readers_language():
+    """A task keeps its reason's key and parameters: the stored text is the site language's, the shown one the reader's."""
+    from inspections.models import task_reason, task_reason_text
+
+    reason = task_reason("stratum_pps", stratum="routine/green", rank=2, n=118, p=12.34, quota=8)
+    with translation.override("en"):
+        assert task_reason_text(reason) == (
+            "routine supervision·green: rank 2 of 118 by risk-weighted key (inclusion probability 12.3%), 8 drawn"
+        )
+    with translation.override("zh-hans"):
+        assert task_reason_text(reason) == "常态监管·绿色：按风险加权排序值排第 2 位（共 118 家，入样概率 12.3%），抽取 8 家"

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from .services import _unavailable
 
@@ -239,7 +242,8 @@ def test_the_pipeline_spreads_over_worker_hosts_and_survives_losing_one(hosts, s
             run.kill()
 
     printed = (tmp_path / "run.log").read_text()
-    assert "on the Celery workers" in printed
+    with translation.override(settings.LANGUAGE_CODE):  # a command speaks the site language
+        assert _("on the Celery workers") in printed
     part_hosts = query(pg, "jqs", "SELECT DISTINCT host FROM jiaxing_qs_pipelinestep WHERE county_id IS NOT NULL")
     assert len(part_hosts) >= 2, part_hosts  # the county parts were shared out
     state, host, attempts = query(pg, "jqs", "SELECT state, host, attempts FROM jiaxing_qs_pipelinestep WHERE id = %s", [cut_step])[0]

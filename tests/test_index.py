@@ -1,9 +1,11 @@
 """一指数: 100 × Σ(weight × score) ÷ Σ(weight of the components with data); default weights 0.4 / 0.3 / 0.2 / 0.1."""
 
+import re
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from regions.models import IndexWeights
 from regions.services import IndexInputs, index_for, index_formula, index_scores
@@ -77,12 +79,19 @@ def test_edited_incident_scale_changes_the_index(defaults):
 
 
 def test_formula_shows_the_weights_in_force(defaults):
-    assert "0.40×非风险企业占比" in index_formula(defaults)
+    assert "0.40×share of non-risk enterprises" in index_formula(defaults)
     assert "÷ 5" in index_formula(defaults)
     IndexWeights.objects.create(risk_share_weight=Decimal("0.55"), incidents_per_100_for_zero=Decimal("8"), reason="review")
     edited = index_formula(IndexWeights.in_force())
-    assert "0.55×非风险企业占比" in edited
+    assert "0.55×share of non-risk enterprises" in edited
     assert "÷ 8" in edited
+
+
+def test_formula_is_in_the_readers_language(defaults):
+    assert not re.search(r"[\u3400-\u9fff]", index_formula(defaults))
+    with translation.override("zh-hans"):
+        chinese = index_formula(defaults)
+    assert "0.40×非风险企业占比" in chinese and "÷ 5" in chinese
 
 
 def test_weights_all_zero_are_refused():

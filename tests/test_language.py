@@ -1,9 +1,17 @@
 """Chinese first: the interface is in Simplified Chinese unless the user switches to English."""
 
 import re
+from html.parser import HTMLParser
+from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.utils import translation
+
+from regions.models import Role
+
+from .factories import StaffProfileFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,3 +44,148 @@ def test_date_inputs_come_filled_in_whatever_the_language(client, city_superviso
     client.force_login(city_supervisor)
     page = client.get(url).content.decode()
     assert re.search(rf'type="date" name="{field}" value="\d{{4}}-\d{{2}}-\d{{2}}"', page), page
+
+
+def test_run_pipeline_speaks_the_site_language_and_the_active_one(jiaxing):
+    """Outside a request a command speaks settings.LANGUAGE_CODE (Chinese), and the language a caller activated."""
+    translation.deactivate()  # as in a shell: no language activated (an earlier test in this thread may have left one)
+    out = StringIO()
+    call_command("run_pipeline", "--as-of", "2026-06-30", stdout=out)
+    printed = out.getvalue()
+    assert "按 2026-06-30 运行系统计算（本进程内）" in printed and "个区域颜色变化" in printed
+    assert not re.search(r"\b(?:regions|enterprises|products|changed|computed)\b", printed)
+    out = StringIO()
+    with translation.override("en"):
+        call_command("run_pipeline", "--as-of", "2026-06-30", stdout=out)
+    assert "Pipeline as of 2026-06-30 (in-process)" in out.getvalue() and not re.search(r"[\u3400-\u9fff]", out.getvalue())
+
+
+# --- No language leftovers: the pages and the admin in English show no Chinese but names and data, and the Chinese
+# admin no English sentence (issue 14). Text is read as a person sees it: the page's text nodes, outside scripts.
+
+CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+")
+ENGLISH = re.compile(r"\b[A-Za-z][a-z]+(?: [A-Za-z][a-z]+)+\b")  # two English words in a row
+# What the Chinese admin may show in English: data and identifiers (e-mail, user names), file formats, product
+# and method names, and the third-party screens whose text is not marked for translation (django-celery-beat's).
+ENGLISH_ALLOWED = re.compile(
+    r"@|\.csv|Excel|CSV|DingTalk|Webhook|JQS-|SHA-256|system defaults|Celery|Asia/|Etc/|\(m/h/dM/MY/d\)|Every minute|At \d|"
+    r"Human readable|Task Name|Crontab translation|daily overdue check"
+)
+# Chinese terms the English method texts keep beside their translation, as the published method names them.
+GLOSSES = {"双随机", "风险评分", "一公开", "一码", "一图", "一指数", "生产许可证", "系统默认值"}  # and the defaults' bilingual reason
+
+
+class PageText(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.skip, self.texts = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("script", "style", "svg", "textarea", "select")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("script", "style", "svg", "textarea", "select")
+
+    def handle_data(self, data):
+        if not self.skip and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+def page_texts(response) -> list[str]:
+    assert response.status_code == 200, response.status_code
+    parser = PageText()
+    parser.feed(response.content.decode())
+    return parser.texts
+
+
+def names_in_data() -> set[str]:
+    """Every run of Chinese characters the data holds (names, addresses, checklist texts, plan names)."""
+    from django.contrib.auth import get_user_model
+
+    from enterprises.models import Enterprise, RiskEvent
+    from inspections.models import InspectionPlan
+    from products.models import ChecklistItem, Product, ProductClass
+    from regions.models import Region
+
+    values = [
+        *Region.objects.values_list("name", flat=True),
+        *Product.objects.values_list("name", flat=True),
+        *ProductClass.objects.values_list("name", flat=True),
+        *ChecklistItem.objects.values_list("text", flat=True),
+        *ChecklistItem.objects.values_list("legal_basis", flat=True),
+        *Enterprise.objects.values_list("name", flat=True),
+        *Enterprise.objects.values_list("address", flat=True),
+        *InspectionPlan.objects.values_list("name", flat=True),
+    ]
+    for user in get_user_model().objects.all():
+        values += [user.first_name, user.last_name, user.get_full_name()]
+    values += RiskEvent.objects.values_list("source_ref", flat=True)  # case and report numbers: identifiers
+    return {run for value in values if value for run in CJK.findall(value)} | GLOSSES | {"中"}  # 中: the language switch
+
+
+@pytest.fixture
+def loop(two_county_cases, district_and_city_supervisors):
+    """The whole loop in county A, its task drawn by the draw's reason, and the pipeline run over it."""
+    from inspections.models import task_reason
+    from jiaxing_qs.tasks import run_pipeline
+
+    case = two_county_cases["a"]
+    case.task.reason_params = task_reason("stratum_pps", stratum="routine/green", rank=1, n=118, p=4.8, quota=8)
+    case.task.save()
+    run_pipeline(case.result.checked_on)
+    return case
+
+
+@pytest.fixture
+def district_and_city_supervisors(region_tree):
+    return StaffProfileFactory(user=UserFactory(username="leftover_supervisor"), role=Role.SUPERVISOR, jurisdiction=region_tree.city).user
+
+
+def test_in_english_the_pages_show_no_chinese_but_names_and_data(client_en, loop, district_and_city_supervisors):
+    client_en.force_login(district_and_city_supervisors)
+    urls = [
+        "/map/",
+        f"/enterprises/{loop.enterprise.pk}/",
+        f"/plans/{loop.plan.pk}/",
+        f"/tasks/{loop.task.pk}/",
+        "/plans/",
+        "/dashboard/",
+    ]
+    allowed = names_in_data()
+    county = loop.county.code
+    panel = client_en.get(f"/api/regions/{county}/panel/").json()
+    assert panel["index_formula"] and not CJK.search(panel["index_formula"])
+    leftovers = {url: [text for text in page_texts(client_en.get(url)) if set(CJK.findall(text)) - allowed] for url in urls}
+    assert leftovers == {url: [] for url in urls}
+
+
+def admin_pages(client) -> list[str]:
+    """Every registered model's changelist, and the change page of its first row."""
+    from django.contrib import admin
+
+    urls = []
+    for model in admin.site._registry:
+        changelist = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        urls.append(changelist)
+        first = model._default_manager.order_by("pk").values_list("pk", flat=True).first()
+        if first is not None:
+            urls.append(f"{changelist}{first}/change/")
+    return urls
+
+
+def test_the_admin_shows_no_english_sentence_in_chinese_and_no_chinese_but_data_in_english(admin_client, loop):
+    urls = admin_pages(admin_client)
+    assert len(urls) > 40
+    chinese = {
+        url: [
+            text
+            for text in page_texts(admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+            if ENGLISH.search(text) and not ENGLISH_ALLOWED.search(text) and "| Can " not in text
+        ]
+        for url in urls
+    }
+    assert {url: texts for url, texts in chinese.items() if texts} == {}
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    allowed = names_in_data()
+    english = {url: [text for text in page_texts(admin_client.get(url)) if set(CJK.findall(text)) - allowed] for url in urls}
+    assert {url: texts for url, texts in english.items() if texts} == {}

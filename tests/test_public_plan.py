@@ -165,7 +165,7 @@ def test_a_task_removed_or_added_after_the_draw_is_reported(dispatched):
     assert code in difference
 
 
-def test_verify_plan_command_checks_a_downloaded_population(client, dispatched, tmp_path):
+def test_verify_plan_command_checks_a_downloaded_population(client, dispatched, tmp_path, english):
     out = StringIO()
     call_command("verify_plan", dispatched.pk, stdout=out)
     assert f"re-runs to the plan's {dispatched.tasks.count()} tasks" in out.getvalue()

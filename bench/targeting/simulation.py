@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 
 from enterprises.models import DRAW_RATIO_FIELDS, Category, RiskClass, SupervisionPolicy
 from enterprises.validators import uscc_check_character
-from inspections.models import DrawArm, InspectionPlan
+from inspections.models import DrawArm, InspectionPlan, task_reason
 from inspections.planning.draw import (
     DRAW_METHOD_PPS,
     SCORE_DECIMALS,
@@ -505,7 +505,7 @@ def published_draw(context: Context, plan: InspectionPlan, candidates: list[Cand
                 "control",
                 rank,
                 keys[candidate.enterprise_id],
-                "",
+                task_reason("control", rank=rank, n=len(candidates)),
             )
         )
     if plan.draw_method == DRAW_METHOD_PPS:
@@ -615,7 +615,7 @@ def priority_fill(context: Context, draw: Draw, categories: list[str], colours: 
                     f"{category.value}/{colour or 'none'}",
                     rank,
                     key,
-                    f"leftover budget, {category.value}: rank {rank} of {len(rest)}",
+                    {},  # no published reason: the simulation's own leftover rule
                 )
             )
         taken = min(leftover, len(rest))

@@ -1,6 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from enterprises.models import MULTIPLIER_FIELDS, RATIO_FIELDS, SupervisionPolicy
 from regions.models import ColourThresholds
@@ -10,8 +11,8 @@ from .simulator import DRAFT_POLICY_FIELDS, THRESHOLD_FIELDS, draft_of
 
 
 class PeriodsForm(forms.Form):
-    a = forms.CharField(label=_("Period A"), max_length=20, required=False)
-    b = forms.CharField(label=_("Period B"), max_length=20, required=False)
+    a = forms.CharField(label=gettext_lazy("Period A"), max_length=20, required=False)
+    b = forms.CharField(label=gettext_lazy("Period B"), max_length=20, required=False)
 
     def _period(self, name: str) -> Period | None:
         text = self.cleaned_data.get(name, "").strip()

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from common.admin_utils import changelist_link
 from common.tabular import Sheet, write_xlsx_sheets
@@ -317,7 +318,7 @@ def simulator_page(request):
             except ValidationError as error:
                 refusal_show(request, error, form)
             else:
-                names = "、".join(str(version._meta.verbose_name) for version in created)
+                names = pgettext("between names", ", ").join(str(version._meta.verbose_name) for version in created)
                 messages.success(
                     request, _("Adopted: new versions of %(rules)s are in force; the pipeline is re-running.") % {"rules": names}
                 )

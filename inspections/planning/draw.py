@@ -47,7 +47,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext as _
 
 from common.tabular import FORMULA_STARTS
 from enterprises.models import Category, Status
@@ -55,7 +54,7 @@ from enterprises.selectors import enterprises_within
 from regions.models import Colour, Level, RegionSnapshot
 from regions.services import town_draw_colours
 
-from ..models import DrawArm, InspectionPlan, RiskScore
+from ..models import DrawArm, InspectionPlan, RiskScore, task_reason, task_reason_text
 from ..sampling import inclusion_probabilities, logistic, pareto_ranking, uniform_from_key
 from ..spotchecks.selectors import checked_products
 
@@ -100,9 +99,14 @@ class DrawnTarget:
     stratum: str
     rank: int
     key: str
-    reason: str
+    reason_params: dict  # why drawn: ``task_reason``'s key and parameters
     product_id: int | None = None
     inclusion_probability: float | None = None
+
+    @property
+    def reason(self) -> str:
+        """Why drawn, in the active language ("" without a published reason: the targeting bench's own rules)."""
+        return task_reason_text(self.reason_params) if self.reason_params else ""
 
 
 @dataclass
@@ -173,20 +177,6 @@ def allocate(wanted: list[Decimal], total: int) -> list[int]:
     return quotas
 
 
-def stratum_label(category: str, colour: str | None) -> str:
-    """ "tightened", "red" → "tightened supervision·red", the label of the draw's reasons and pages; a value
-    that is not a category or colour (an old plan's) is shown as it is stored."""
-    colour_label = Colour(colour).label if colour in Colour.values else _("uncoloured")
-    category_label = Category(category).label if category in Category.values else category
-    return f"{category_label}·{colour_label}"
-
-
-def stratum_code_label(code: str) -> str:
-    """A stored stratum (``stratum_code``: "tightened/red") as its label."""
-    category, _sep, colour = code.partition("/")
-    return stratum_label(category, colour)
-
-
 def plan_draw(plan: InspectionPlan, population: list[Candidate] | None = None) -> Draw:
     """Draw a plan's targets by method JQS-DRAW-1 (module docstring), with the product each one is checked for.
     Reads, never writes."""
@@ -198,27 +188,26 @@ def plan_draw(plan: InspectionPlan, population: list[Candidate] | None = None) -
 def draw_targets(plan: InspectionPlan, population: list[Candidate]) -> Draw:
     """JQS-DRAW-1 itself: a pure function of the plan's seed, budget, ratios and multipliers and the population
     (each enterprise's credit code, category and colour), so a recorded population re-runs to the same list."""
-    with translation.override(settings.LANGUAGE_CODE):  # reasons are published text: one language
-        draw = Draw(population=len(population))
-        control_size = (plan.batch_budget * plan.control_share / 100).to_integral_value(rounding=ROUND_HALF_UP)
-        draw.control_size = min(len(population), int(control_size))
-        control_keys = sorted((draw_key(plan.seed, "control", c.credit_code), c) for c in population)
-        control = control_keys[: draw.control_size]
-        for rank, (key, candidate) in enumerate(control, start=1):
-            reason = _("random control arm: rank %(rank)d of %(n)d by control key") % {"rank": rank, "n": len(population)}
-            draw.targets.append(
-                DrawnTarget(candidate.enterprise_id, candidate.credit_code, candidate.name, DrawArm.CONTROL, "control", rank, key, reason)
-            )
-        drawn = {candidate.credit_code for _key, candidate in control}
-        rest = [c for c in population if c.credit_code not in drawn]
-        if plan.draw_method == DRAW_METHOD_PPS:
-            control_probability = draw.control_size / len(population) if population else 0.0
-            draw.probabilities = {c.credit_code: 1.0 for _key, c in control}
-            for target in draw.targets:
-                target.inclusion_probability = control_probability
-            _draw_risk_arm_pps(plan, draw, rest)
-        else:
-            _draw_risk_arm(plan, draw, rest)
+    draw = Draw(population=len(population))
+    control_size = (plan.batch_budget * plan.control_share / 100).to_integral_value(rounding=ROUND_HALF_UP)
+    draw.control_size = min(len(population), int(control_size))
+    control_keys = sorted((draw_key(plan.seed, "control", c.credit_code), c) for c in population)
+    control = control_keys[: draw.control_size]
+    for rank, (key, candidate) in enumerate(control, start=1):
+        reason = task_reason("control", rank=rank, n=len(population))
+        draw.targets.append(
+            DrawnTarget(candidate.enterprise_id, candidate.credit_code, candidate.name, DrawArm.CONTROL, "control", rank, key, reason)
+        )
+    drawn = {candidate.credit_code for _key, candidate in control}
+    rest = [c for c in population if c.credit_code not in drawn]
+    if plan.draw_method == DRAW_METHOD_PPS:
+        control_probability = draw.control_size / len(population) if population else 0.0
+        draw.probabilities = {c.credit_code: 1.0 for _key, c in control}
+        for target in draw.targets:
+            target.inclusion_probability = control_probability
+        _draw_risk_arm_pps(plan, draw, rest)
+    else:
+        _draw_risk_arm(plan, draw, rest)
     return draw
 
 
@@ -317,14 +306,9 @@ def _draw_risk_arm(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) -> N
     groups = _strata_quotas(plan, draw, rest)
     for stratum in draw.strata:
         members = sorted((draw_key(plan.seed, "risk", c.credit_code), c) for c in groups[(stratum.category, stratum.colour)])
-        label = stratum_label(stratum.category, stratum.colour)
+        code = stratum_code(stratum.category, stratum.colour)
         for rank, (key, candidate) in enumerate(members[: stratum.quota], start=1):
-            reason = _("%(stratum)s: rank %(rank)d of %(n)d, %(quota)d drawn") % {
-                "stratum": label,
-                "rank": rank,
-                "n": stratum.population,
-                "quota": stratum.quota,
-            }
+            reason = task_reason("stratum", stratum=code, rank=rank, n=stratum.population, quota=stratum.quota)
             draw.targets.append(
                 DrawnTarget(
                     candidate.enterprise_id,
@@ -355,15 +339,9 @@ def _draw_risk_arm_pps(plan: InspectionPlan, draw: Draw, rest: list[Candidate]) 
             key = draw_key(plan.seed, "risk", candidate.credit_code)
             keyed.append((pareto_ranking(uniform_from_key(key), chance), candidate.credit_code, key, candidate, chance))
         keyed.sort(key=lambda row: row[:2])
-        label = stratum_label(stratum.category, stratum.colour)
+        code = stratum_code(stratum.category, stratum.colour)
         for rank, (_q, _code, key, candidate, chance) in enumerate(keyed[: stratum.quota], start=1):
-            reason = _("%(stratum)s: rank %(rank)d of %(n)d by risk-weighted key (inclusion probability %(p).1f%%), %(quota)d drawn") % {
-                "stratum": label,
-                "rank": rank,
-                "n": stratum.population,
-                "p": 100 * chance,
-                "quota": stratum.quota,
-            }
+            reason = task_reason("stratum_pps", stratum=code, rank=rank, n=stratum.population, p=100 * chance, quota=stratum.quota)
             drawn.add(candidate.credit_code)
             target = DrawnTarget(
                 candidate.enterprise_id,
@@ -393,11 +371,7 @@ def _fill_leftover(plan: InspectionPlan, draw: Draw, rest: list[Candidate], firs
             for c, chance in zip(pool, chances, strict=True)
         )
         for rank, (_q, _code, candidate, chance) in enumerate(keyed[:leftover], start=1):
-            reason = _("budget the strata left: rank %(rank)d of %(n)d by risk-weighted key (probability %(p).1f%%)") % {
-                "rank": rank,
-                "n": len(pool),
-                "p": 100 * chance,
-            }
+            reason = task_reason("leftover", rank=rank, n=len(pool), p=100 * chance)
             key = draw_key(plan.seed, "fill", candidate.credit_code)
             draw.targets.append(
                 DrawnTarget(

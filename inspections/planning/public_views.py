@@ -19,8 +19,8 @@ from enterprises.models import Category
 from regions.models import Colour
 from regions.selectors import bureau_for, without_boundaries
 
-from ..models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus
-from .draw import DRAW_METHOD, DRAW_METHOD_PPS, draw_method_description, stratum_code_label
+from ..models import Conclusion, DrawArm, InspectionPlan, PlanPopulation, PlanStatus, stratum_code_label
+from .draw import DRAW_METHOD, DRAW_METHOD_PPS, draw_method_description
 from .selectors import plan_population_csv
 
 PUBLIC_STATUSES = (PlanStatus.APPROVED, PlanStatus.DISPATCHED, PlanStatus.CLOSED)

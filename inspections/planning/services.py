@@ -12,9 +12,10 @@ import gzip
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from common.queue import queue_on_commit
@@ -88,6 +89,8 @@ def _create_tasks(plan: InspectionPlan) -> None:
     preview = plan_preview(plan, population)
     population_record(plan, population, preview.draw)
     staffed = preview.staffing.officers
+    with translation.override(settings.LANGUAGE_CODE):  # the stored text is in the site language
+        reasons = [target.reason for target in preview.draw.targets]
     InspectionTask.objects.bulk_create(
         [
             InspectionTask(
@@ -100,11 +103,12 @@ def _create_tasks(plan: InspectionPlan) -> None:
                 draw_rank=target.rank,
                 draw_key=target.key,
                 inclusion_probability=target.inclusion_probability,
-                reason=target.reason,
+                reason=reason[:300],
+                reason_params=target.reason_params,
                 due_date=plan.period_end,
                 status=TaskStatus.ASSIGNED if target.enterprise_id in staffed else TaskStatus.UNSTAFFED,
             )
-            for target in preview.draw.targets
+            for target, reason in zip(preview.draw.targets, reasons, strict=True)
         ],
         ignore_conflicts=True,
     )

@@ -15,9 +15,9 @@ from regions.access import role_required
 from regions.models import SUPERVISORY_ROLES, Level, Region
 from regions.selectors import within, without_boundaries
 
-from ..models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, NotificationStatus, PlanStatus, TaskStatus
+from ..models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, NotificationStatus, PlanStatus, TaskStatus, stratum_label
 from .assignment import officers_named
-from .draw import draw_method_description, stratum_label
+from .draw import draw_method_description
 from .selectors import plan_notifications, plan_preview
 from .services import plan_approve, plan_create
 

@@ -86,10 +86,10 @@ def daily_check(*, today: dt.date | None = None) -> dict:
         "orders_overdue": overdue_orders,
         "tasks_overdue": overdue_tasks,
         "reminders": reminders,
-        "message": (
-            f"{today}: {escalated} orders escalated, {overdue_orders} rectifications overdue, "
-            f"{overdue_tasks} tasks overdue ({reminders} reminders)"
-        ),
+        "message": _(
+            "%(day)s: %(escalated)d orders escalated, %(orders)d rectifications overdue, %(tasks)d tasks overdue (%(reminders)d reminders)"
+        )
+        % {"day": today, "escalated": escalated, "orders": overdue_orders, "tasks": overdue_tasks, "reminders": reminders},
     }
 
 

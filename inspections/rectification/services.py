@@ -51,6 +51,8 @@ from ..models import (
     TaskAssignment,
     TaskKind,
     TaskStatus,
+    task_reason,
+    task_reason_text,
 )
 from ..notifications import channel_for
 from ..planning.assignment import OFFICERS_PER_TASK
@@ -125,12 +127,7 @@ def order_open(*, result: CheckResult, on: dt.date | None = None) -> Rectificati
         reinspect_by=_days(on, REINSPECT_DAYS),
         objection_by=_days(on, OBJECTION_DAYS),
     )
-    with translation.override(settings.LANGUAGE_CODE):
-        reason = _("Re-inspection of order %(number)s (non-conforming result %(result)s): confirm the rectification by %(day)s.") % {
-            "number": order.number,
-            "result": result.number,
-            "day": order.reinspect_by.isoformat(),
-        }
+    reason = task_reason("reinspection", number=order.number, result=result.number, day=order.reinspect_by.isoformat())
     _reinspection_task_create(order=order, staffed_like=task, due_date=order.reinspect_by, reason=reason)
     return order
 
@@ -223,12 +220,9 @@ def _announce(*, order: RectificationOrder, task: InspectionTask, on: dt.date) -
     order.second_reinspect_by = _days(on, SECOND_REINSPECT_BY_DAYS)
     order.save(update_fields=["status", "announced_on", "second_reinspect_from", "second_reinspect_by"])
     _risk_event(order=order, kind=RiskEventKind.FAILED_REINSPECTION, source_ref=f"复查 {order.number}", on=on)
-    with translation.override(settings.LANGUAGE_CODE):
-        reason = _("Second re-inspection of order %(number)s after its public announcement: between %(start)s and %(end)s.") % {
-            "number": order.number,
-            "start": order.second_reinspect_from.isoformat(),
-            "end": order.second_reinspect_by.isoformat(),
-        }
+    reason = task_reason(
+        "second_reinspection", number=order.number, start=order.second_reinspect_from.isoformat(), end=order.second_reinspect_by.isoformat()
+    )
     _reinspection_task_create(order=order, staffed_like=task, due_date=order.second_reinspect_by, reason=reason)
 
 
@@ -248,7 +242,15 @@ def _risk_event(*, order: RectificationOrder, kind: str, source_ref: str, on: dt
     enterprise_outcome_recorded.send(sender=RectificationOrder, enterprise_id=order.enterprise_id)
 
 
-def _reinspection_task_create(*, order: RectificationOrder, staffed_like: InspectionTask, due_date: dt.date, reason: str) -> InspectionTask:
+def _site_text(render, *args) -> str:
+    """A stored text in the site language, whatever the caller's."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return render(*args)
+
+
+def _reinspection_task_create(
+    *, order: RectificationOrder, staffed_like: InspectionTask, due_date: dt.date, reason: dict
+) -> InspectionTask:
     """A re-inspection task outside any plan, staffed by the officers of ``staffed_like``, each notified."""
     officers = list(staffed_like.assignments.values_list("officer_id", "position"))
     task = InspectionTask.objects.create(
@@ -257,7 +259,8 @@ def _reinspection_task_create(*, order: RectificationOrder, staffed_like: Inspec
         product_id=order.product_id,
         kind=TaskKind.REINSPECTION,
         arm=DrawArm.FOLLOW_UP,
-        reason=reason[:300],
+        reason=_site_text(task_reason_text, reason)[:300],
+        reason_params=reason,
         due_date=due_date,
         order=order,
         status=TaskStatus.ASSIGNED if len(officers) >= OFFICERS_PER_TASK else TaskStatus.UNSTAFFED,

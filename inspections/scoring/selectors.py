@@ -1,5 +1,7 @@
 import datetime as dt
 
+from django.utils.translation import gettext as _
+
 from regions.models import SUPERVISORY_ROLES
 from regions.selectors import is_topmost, role_and_jurisdiction_of
 
@@ -17,8 +19,11 @@ def risk_model_fit_summary(model: RiskModel) -> dict:
         return {"model": model.pk, "message": model.message}
     return {
         "model": model.pk,
-        "message": f"risk model v{model.pk} fitted on {model.training_rows} checked enterprise-years: "
-        f"AUC {model.auc:.3f}, lift at 20 % {model.lift_at_20:.2f} on the held-out year (adopt it to use it)",
+        "message": _(
+            "risk model v%(pk)d fitted on %(rows)d checked enterprise-years: AUC %(auc).3f, lift at 20 %% %(lift).2f on the "
+            "held-out year (adopt it to use it)"
+        )
+        % {"pk": model.pk, "rows": model.training_rows, "auc": model.auc, "lift": model.lift_at_20},
     }
 
 

@@ -68,11 +68,15 @@ def risk_model_fit_monthly(*, as_of: dt.date) -> dict:
     time, as of any date."""
     today = timezone.localdate()
     if (as_of.year, as_of.month) < (today.year, today.month):
-        return {"model": None, "message": "a past month: the risk model is fitted on the history up to the current month"}
+        return {"model": None, "message": _("a past month: the risk model is fitted on the history up to the current month")}
     same_month = RiskModel.objects.filter(as_of__year=as_of.year, as_of__month=as_of.month)
     if same_month.exists():
         latest = same_month.order_by("-as_of", "-id").first()
-        return {"model": latest.pk, "message": f"risk model v{latest.pk} already fitted this month ({latest.get_status_display()})"}
+        return {
+            "model": latest.pk,
+            "message": _("risk model v%(pk)d already fitted this month (%(status)s)")
+            % {"pk": latest.pk, "status": latest.get_status_display()},
+        }
     return risk_model_fit_summary(risk_model_fit(as_of=as_of))
 
 
@@ -109,7 +113,7 @@ def enterprises_score(*, as_of: dt.date, model: RiskModel | None = None) -> dict
     model = model or adopted_risk_model()
     if model is None:
         deleted, _detail = RiskScore.objects.all().delete()
-        return {"scored": 0, "removed": deleted, "message": "no adopted risk score model: enterprises are not scored"}
+        return {"scored": 0, "removed": deleted, "message": _("no adopted risk score model: enterprises are not scored")}
     fit = model_fit(model)
     histories = histories_as_of(as_of)
     ids = list(Enterprise.objects.filter(status=Status.ACTIVE).order_by("pk").values_list("pk", flat=True))
@@ -131,4 +135,8 @@ def enterprises_score(*, as_of: dt.date, model: RiskModel | None = None) -> dict
             )
         )
     RiskScore.objects.bulk_create(rows, batch_size=SCORE_BATCH)
-    return {"scored": len(rows), "model": model.pk, "message": f"{len(rows)} enterprises scored with risk model v{model.pk}"}
+    return {
+        "scored": len(rows),
+        "model": model.pk,
+        "message": _("%(n)d enterprises scored with risk model v%(pk)d") % {"n": len(rows), "pk": model.pk},
+    }

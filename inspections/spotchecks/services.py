@@ -5,6 +5,7 @@ import datetime as dt
 from django.db import connection, transaction
 from django.db.models import Count, DecimalField, FloatField, Q, Value
 from django.db.models.functions import Cast, Round
+from django.utils.translation import gettext as _
 
 from enterprises.models import RiskEvent, RiskEventKind
 from products.models import GradingPolicy, Product
@@ -48,7 +49,7 @@ def risk_events_record_from_spot_checks(*, enterprise_ids: list[int] | None = No
         )
         recorded = cursor.rowcount
         cursor.execute(f"DROP TABLE {missing}")
-    return {"recorded": recorded, "message": f"{recorded} non-conforming results recorded as risk events"}
+    return {"recorded": recorded, "message": _("%(n)d non-conforming results recorded as risk events") % {"n": recorded}}
 
 
 @transaction.atomic
@@ -80,4 +81,4 @@ def products_failure_rates_refresh(*, as_of: dt.date, policy: GradingPolicy | No
             params,
         )
     with_data = Product.objects.filter(failure_sample__gt=0).count()
-    return {"products_with_results": with_data, "message": f"failure rates refreshed for {with_data} products"}
+    return {"products_with_results": with_data, "message": _("failure rates refreshed for %(n)d products") % {"n": with_data}}

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from enterprises.codes import codes_issue_missing
 from enterprises.models import Enterprise, QualityCode
@@ -10,4 +11,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         issued = codes_issue_missing()
         active = QualityCode.objects.filter(revoked_at__isnull=True).count()
-        self.stdout.write(f"Issued {issued} quality codes; {active} of {Enterprise.objects.count()} enterprises now have an active code.")
+        self.stdout.write(
+            _("Issued %(issued)d quality codes; %(active)d of %(total)d enterprises now have an active code.")
+            % {"issued": issued, "active": active, "total": Enterprise.objects.count()}
+        )

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from inspections.models import RiskModel, RiskModelStatus
 
@@ -30,4 +31,4 @@ class Command(BaseCommand):
             report = risk_model_adopt(model=chosen, adopted_by=user, reason=reason)
         except (PermissionDenied, ValidationError) as error:
             raise CommandError(" ".join(getattr(error, "messages", [str(error)]))) from None
-        self.stdout.write(f"adopted risk model v{chosen.pk}: {report['message']}")
+        self.stdout.write(_("adopted risk model v%(pk)d: %(message)s") % {"pk": chosen.pk, "message": report["message"]})

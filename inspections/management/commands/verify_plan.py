@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from inspections.models import InspectionPlan
 
@@ -30,4 +31,6 @@ class Command(BaseCommand):
             for line in differences:
                 self.stderr.write(line)
             raise CommandError(f"plan {plan}: the draw does not give the plan's tasks ({len(differences)} differences)")
-        self.stdout.write(self.style.SUCCESS(f"plan {plan}: the draw re-runs to the plan's {record.tasks.count()} tasks"))
+        self.stdout.write(
+            self.style.SUCCESS(_("plan %(plan)s: the draw re-runs to the plan's %(n)d tasks") % {"plan": plan, "n": record.tasks.count()})
+        )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max, Model, Q
+from django.utils.translation import gettext as _
 
 from common.tabular import ExportField, export_xlsx
 from enterprises.imports import ENTERPRISE_EXPORT, PRODUCTS_MADE_EXPORT, RISK_EVENT_EXPORT
@@ -83,4 +84,4 @@ class Command(BaseCommand):
             count = export_xlsx(file, queryset, export.fields, title=kind)
         except OSError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"{count:,} rows written to {file}")
+        self.stdout.write(_("%(count)s rows written to %(file)s") % {"count": f"{count:,}", "file": file})

@@ -2,6 +2,7 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from common.tabular import PROGRESS_EVERY
 from enterprises.imports import enterprises_import, products_made_import, risk_events_import
@@ -35,13 +36,20 @@ class Command(BaseCommand):
 
         def progress(stage: str, done: int, total: int) -> None:
             if verbosity >= 2 or (verbosity == 1 and total >= PROGRESS_EVERY):
-                self.stdout.write(f"  {stage} {done:,} / {total:,} rows ({time.monotonic() - started:.1f} s)")
+                self.stdout.write(
+                    "  "
+                    + _("%(stage)s %(done)s / %(total)s rows (%(s).1f s)")
+                    % {"stage": stage, "done": f"{done:,}", "total": f"{total:,}", "s": time.monotonic() - started}
+                )
 
         report = IMPORTERS[kind](file, filename=file.name, dry_run=dry_run, progress=progress)
         for name in report.ignored_columns:
-            self.stdout.write(f"  column {name} ignored (not part of the {kind} layout)")
+            self.stdout.write("  " + _("column %(name)s ignored (not part of the %(kind)s layout)") % {"name": name, "kind": kind})
         if not report.ok:
             raise CommandError("\n  ".join([report.summary, *report.problem_lines()]))
-        self.stdout.write(f"{report.summary} ({report.rows:,} rows in {time.monotonic() - started:.1f} s)")
+        self.stdout.write(
+            _("%(summary)s (%(rows)s rows in %(s).1f s)")
+            % {"summary": report.summary, "rows": f"{report.rows:,}", "s": time.monotonic() - started}
+        )
         if report.written and (report.created or report.updated):
-            self.stdout.write("Run `python manage.py run_pipeline` to re-class the enterprises and re-colour the regions.")
+            self.stdout.write(_("Run `python manage.py run_pipeline` to re-class the enterprises and re-colour the regions."))

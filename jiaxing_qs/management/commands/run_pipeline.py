@@ -5,6 +5,8 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from jiaxing_qs.pipeline import month_ends_before, run_progress
 from jiaxing_qs.tasks import pipeline_start
@@ -27,18 +29,20 @@ class Command(BaseCommand):
     def handle(self, *args, as_of=None, backfill_months=0, timeout=3600, **options):
         as_of = as_of or timezone.localdate()
         if backfill_months < 0:
-            raise CommandError("--backfill-months cannot be negative")
-        where = "in-process" if settings.CELERY_TASK_ALWAYS_EAGER else "on the Celery workers"
+            raise CommandError(_("--backfill-months cannot be negative"))
+        where = _("in-process") if settings.CELERY_TASK_ALWAYS_EAGER else _("on the Celery workers")
         for day in [*month_ends_before(as_of, backfill_months), as_of]:
-            self.stdout.write(self.style.MIGRATE_HEADING(f"Pipeline as of {day} ({where})"))
+            self.stdout.write(self.style.MIGRATE_HEADING(_("Pipeline as of %(day)s (%(where)s)") % {"day": day, "where": where}))
             run, result = pipeline_start(day, trigger="run_pipeline command")
             try:
                 self._follow(run.pk, result, timeout)
                 report = result.get(timeout=timeout, disable_sync_subtasks=False)
             except (TimeoutError, CeleryTimeoutError):
-                raise CommandError(f"no answer from the workers within {timeout:.0f} s: is a worker running?") from None
+                raise CommandError(_("no answer from the workers within %(s).0f s: is a worker running?") % {"s": timeout}) from None
             for stage in report:
-                shared = f" ({stage['parts']} counties)" if "parts" in stage else ""
+                shared = (
+                    ngettext(" (%(n)d county)", " (%(n)d counties)", stage["parts"]) % {"n": stage["parts"]} if "parts" in stage else ""
+                )
                 self.stdout.write(f"  {stage['stage']}: {stage['message']}{shared}  [{stage['ran_on']}]")
 
     def _follow(self, run_id: int, result, timeout: float) -> None:
@@ -49,8 +53,12 @@ class Command(BaseCommand):
                 seen = (stage["done"], stage["running"], stage["failed"])
                 if (stage["done"] or stage["running"] or stage["failed"]) and shown.get(stage["stage"]) != seen:
                     shown[stage["stage"]] = seen
-                    running = f", running: {', '.join(stage['running'])}" if stage["running"] and stage["split"] else ""
-                    failed = f", {stage['failed']} failed (retried)" if stage["failed"] else ""
-                    hosts = ", ".join(stage["hosts"])
-                    self.stdout.write(f"    … {stage['stage']}: {stage['done']} done{running}{failed} [{hosts}]")
+                    running = (
+                        _(", running: %(counties)s") % {"counties": ", ".join(stage["running"])}
+                        if stage["running"] and stage["split"]
+                        else ""
+                    )
+                    failed = _(", %(n)d failed (retried)") % {"n": stage["failed"]} if stage["failed"] else ""
+                    done = _("%(n)d done") % {"n": stage["done"]}
+                    self.stdout.write(f"    … {stage['stage']}: {done}{running}{failed} [{', '.join(stage['hosts'])}]")
             time.sleep(1)
