@@ -31,7 +31,8 @@ Across hosts the stamps and tickets compare wall clocks: keep the hosts on NTP.
 
 **Freshness.** A new colouring or a change of regions or thresholds empties this process's entries at once
 (signals, and ``regions.services`` after its bulk writes); made in another process it shows within
-``MAP_MICROCACHE_SECONDS`` (default 5 s), as the entries there expire.
+``MAP_MICROCACHE_SECONDS`` (default 5 s) as the entries there expire, or twice that while a busy entry is being
+refreshed (``MapMicroCache.get``: one request refreshes it, the others are answered meanwhile).
 """
 
 import hashlib
@@ -63,6 +64,7 @@ class CachedResponse:
     content: bytes
     headers: tuple[tuple[str, str], ...]
     etag: str | None
+    stale_until: float  # after ``expires``, answered meanwhile while one request refreshes it (MapMicroCache.get)
 
 
 class MapMicroCache:
@@ -71,28 +73,45 @@ class MapMicroCache:
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self._entries: OrderedDict[tuple, CachedResponse] = OrderedDict()
         self._memo: dict[tuple, tuple[float, object]] = {}  # a few keys: one per period asked
+        self._refreshing: dict[tuple, float] = {}  # keys being refreshed by a request, until when
         self._lock = threading.Lock()
         self._max_entries = max_entries
 
     def get(self, key: tuple) -> CachedResponse | None:
+        """The entry to answer with, or None: the caller takes the full path, whose response refreshes it.
+
+        An entry is fresh for the ``seconds`` it was put with. For as long again it is stale: the first request
+        to find it so refreshes it (None) while the others are still answered with it, so that one request per
+        entry and process, not every request arriving meanwhile, takes the full path (a refresh that fails lets
+        the next request try once its turn is over)."""
+        now = clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if entry.expires <= clock():
+            if entry.expires > now:
+                self._entries.move_to_end(key)
+                return entry
+            if entry.stale_until <= now:
                 del self._entries[key]
+                self._refreshing.pop(key, None)
                 return None
-            self._entries.move_to_end(key)
-            return entry
+            if self._refreshing.get(key, 0.0) > now:
+                return entry  # another request is refreshing it
+            self._refreshing[key] = entry.stale_until
+            return None
 
     def put(self, key: tuple, response: HttpResponse, seconds: float) -> None:
         headers = tuple((name, value) for name, value in response.items() if name.lower() != "set-cookie")
-        entry = CachedResponse(clock() + seconds, response.content, headers, response.get("ETag"))
+        now = clock()
+        entry = CachedResponse(now + seconds, response.content, headers, response.get("ETag"), now + 2 * seconds)
         with self._lock:
+            self._refreshing.pop(key, None)
             self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+                evicted, _entry = self._entries.popitem(last=False)
+                self._refreshing.pop(evicted, None)
 
     def remember(self, key: tuple, compute, seconds: float):
         """A value shared by every session (which period is latest, when it changed), computed at most once per
@@ -115,6 +134,7 @@ class MapMicroCache:
         with self._lock:
             self._entries.clear()
             self._memo.clear()
+            self._refreshing.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -354,3 +354,19 @@ def test_the_ticket_cookie_value_needs_no_quoting():
     cookie = SimpleCookie()
     cookie[TICKET_COOKIE] = value
     assert cookie.output().endswith(f"{TICKET_COOKIE}={value}")
+
+
+def test_an_expired_entry_is_refreshed_by_one_request_while_the_others_get_it(monkeypatch):
+    from django.http import HttpResponse
+
+    now = [100.0]
+    monkeypatch.setattr(map_cache, "clock", lambda: now[0])
+    cache, key = map_cache.MapMicroCache(), (("supervisor", "330402"), "/api/regions/map/", False, None)
+    cache.put(key, HttpResponse(b"old"), seconds=5)
+    now[0] = 105.5
+    assert cache.get(key) is None  # this request takes the full path and refreshes
+    assert cache.get(key).content == b"old"  # the others meanwhile: one full-path request, not a herd
+    cache.put(key, HttpResponse(b"new"), seconds=5)
+    assert cache.get(key).content == b"new"
+    now[0] = 120.0  # past twice its time: nobody gets it
+    assert cache.get(key) is None and cache.get(key) is None
