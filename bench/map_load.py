@@ -172,6 +172,54 @@ def summarise(name, latencies, errors, elapsed, hits):
     }
 
 
+def cpu_per_request(path_api: str, cookie: str, repeat: int) -> dict[str, float]:
+    """CPU time (process_time, µs) per request of each path through the WSGI application in this process: the
+    fast path (a ticket, the entry cached), the full path (no ticket), the static file. CPU time, unlike latency,
+    hardly depends on what else the machine runs."""
+    import io
+
+    from jiaxing_qs.wsgi import application
+    from regions.map_cache import TICKET_COOKIE
+
+    def call(path: str, cookies: str) -> list:
+        route, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": route,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_COOKIE": cookies,
+            "HTTP_ACCEPT_ENCODING": "gzip",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.url_scheme": "http",
+        }
+        seen = []
+        b"".join(application(environ, lambda status, headers, exc=None: seen.extend([status, headers])))
+        return seen
+
+    status, headers = call("/map/", cookie)
+    ticket = next(value.strip().split(";", 1)[0] for name, value in headers if name == "Set-Cookie" and TICKET_COOKIE in value)
+    cases = {
+        "fast path": (path_api, f"{cookie}; {ticket}"),
+        "full path": (path_api, cookie),
+        "static file": ("/static/bench/map.json", cookie),
+    }
+    figures = {}
+    for name, (path, cookies) in cases.items():
+        call(path, cookies)  # the fast path's first request fills its entry
+        status, headers = call(path, cookies)
+        assert status.startswith("200"), (name, status)
+        assert (dict(headers).get("X-Map-Cache") == "hit") == (name == "fast path"), name
+        times = max(20, repeat // 10) if name == "full path" else repeat
+        start = time.process_time()
+        for _ in range(times):
+            call(path, cookies)
+        figures[name] = (time.process_time() - start) / times * 1e6
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=200)
@@ -189,6 +237,7 @@ def main():
     parser.add_argument("--runs", type=int, default=1, help="measurements of both URLs, one after the other, each reported")
     parser.add_argument("--ticket-seconds", type=int, help="MAP_TICKET_SECONDS for the server (0: no tickets, every request the full path)")
     parser.add_argument("--microcache-seconds", type=int, help="MAP_MICROCACHE_SECONDS for the server")
+    parser.add_argument("--cpu", type=int, default=0, help="also measure N requests of each path in this process (CPU µs each)")
     args = parser.parse_args()
     if args.ticket_seconds is not None:
         os.environ["MAP_TICKET_SECONDS"] = str(args.ticket_seconds)
@@ -273,6 +322,10 @@ def main():
             )
             print(f"  {api['p99'] / static['p99']:9.2f}  {load_after:10.2f}" if row is static else "")
     print("\ntargets: map p99 < 50 ms and within 2x of the static file's p99; 'fast': share of map answers from the fast path")
+    if args.cpu:
+        figures = cpu_per_request(api_path, cookies[0], args.cpu)
+        print("CPU per request in-process: " + ", ".join(f"{name} {us:.0f} µs" for name, us in figures.items()), end="")
+        print(f"; fast / static {figures['fast path'] / figures['static file']:.2f}, load {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
