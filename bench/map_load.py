@@ -58,7 +58,7 @@ def ticket_cookie(cookie: str, port: int) -> str:
     from regions.map_cache import TICKET_COOKIE
 
     request = urllib.request.Request(f"http://127.0.0.1:{port}/map/", headers={"Cookie": cookie})
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=120) as response:
         for header in response.headers.get_all("Set-Cookie") or []:
             if header.startswith(f"{TICKET_COOKIE}="):
                 return f"{cookie}; {header.split(';', 1)[0]}"
