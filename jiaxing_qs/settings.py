@@ -51,7 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "regions.map_cache.MapMicroCacheMiddleware",  # repeated map requests answered before sessions (see module)
+    "regions.map_cache.MapFastPathMiddleware",  # map data for a valid map ticket, before sessions (see module)
     "common.csp.ContentSecurityPolicyMiddleware",  # a strict CSP on every page (the map's JSON above needs none)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "jiaxing_qs.middleware.ChineseFirstLocaleMiddleware",
@@ -112,8 +112,14 @@ elif CACHE_URL:
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jiaxing-qs"},
-        # The few values every worker process of this machine must see (the latest logout, regions/map_cache.py).
-        "shared": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "shared-cache")},
+        # The few values every worker process of this machine must see (each user's map-ticket stamp,
+        # regions/map_cache.py): one small file each. Room for every user, so none is culled (a culled stamp
+        # only sends that user's next map request the full way).
+        "shared": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "shared-cache"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
     }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -223,10 +229,15 @@ if min(IMPORT_MAX_ROWS, IMPORT_MAX_LISTED_PROBLEMS) < 1:
 # --- Maps -----------------------------------------------------------------------------------
 # Base tiles are optional (offline intranets): empty means county outlines on a plain background.
 MAP_TILE_URL = envstr("MAP_TILE_URL")
-# A repeated map request of one session is answered from the worker's memory for this long (0: off), unless
-# someone logged out since (caches["shared"]); another change made in another process (a role, new colours)
-# shows within it. regions/map_cache.py says why.
+# The map data's fast path (regions/map_cache.py says why and what shows when): a map response is kept in each
+# worker's memory for this long for every ticket of the same role and jurisdiction (0: off), so new colours made
+# in another process show within it; a map ticket (a signed cookie) is valid this long (0: none issued), so a
+# change that sends no signal (a queryset update, a session deleted without a logout) shows within it. A
+# logout, a password, role or jurisdiction change show at once.
 MAP_MICROCACHE_SECONDS = envint("MAP_MICROCACHE_SECONDS", 5)
+MAP_TICKET_SECONDS = envint("MAP_TICKET_SECONDS", 300)
+if MAP_MICROCACHE_SECONDS < 0 or MAP_TICKET_SECONDS < 0:
+    raise ImproperlyConfigured("MAP_MICROCACHE_SECONDS and MAP_TICKET_SECONDS must be at least 0")
 MAP_TILE_ATTRIBUTION = envstr("MAP_TILE_ATTRIBUTION")
 LEAFLET_CONFIG = {
     "TILES": [(_("Base map"), MAP_TILE_URL, {"attribution": MAP_TILE_ATTRIBUTION})] if MAP_TILE_URL else [],

@@ -11,6 +11,18 @@ from .models import Region, Role
 from .selectors import jurisdiction_of, lies_within, role_and_jurisdiction_of, role_of
 
 ALL_STAFF = (Role.SUPERVISOR, Role.INSPECTOR, Role.ADMINISTRATOR)
+MAP_ROLES = ALL_STAFF  # who may read the map data (api-region-map)
+
+
+def map_scope(user) -> tuple[str, Region | None] | None:
+    """Whether ``user`` may read the map data, and of where: (role, jurisdiction; None for everywhere), or None.
+
+    Rule: bureau staff with a role see the map of their jurisdiction (superusers without a profile: everywhere).
+    The map view scopes its data with this and the map ticket (``regions.map_cache``) carries what it returned
+    when issued, so the fast path answers a ticket only with what the view made for the same scope.
+    """
+    role, jurisdiction = role_and_jurisdiction_of(user)
+    return (role, jurisdiction) if role in MAP_ROLES else None
 
 
 def role_required(*roles: str):

@@ -68,6 +68,17 @@ def clock(request):
         yield traveller
 
 
+@pytest.fixture(autouse=True)
+def map_cache_empty():
+    """The map fast path's cache lives in the process and is keyed by role and division code, which the tests' region
+    trees share: every test starts with it empty (as a fresh worker does)."""
+    from regions.map_cache import map_microcache
+
+    map_microcache.clear()
+    yield
+    map_microcache.clear()
+
+
 @pytest.fixture
 def english():
     """Messages in English, whatever LANGUAGE_CODE says, for tests that read a rule's message text."""

@@ -3,21 +3,13 @@
 import datetime as dt
 import gzip
 import json
-import os
-import subprocess
-import sys
-from importlib import import_module
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from enterprises.models import Category, RiskEventKind
 from jiaxing_qs.tasks import run_pipeline
-from regions import map_cache
-from regions.map_cache import HIT_HEADER, map_microcache
 from regions.models import Colour
 
 from .clock import TEST_TODAY
@@ -25,7 +17,6 @@ from .factories import EnterpriseFactory, RiskEventFactory, TownFactory
 
 AS_OF = TEST_TODAY
 MAP_URL = "/api/regions/map/"
-ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.django_db
 
@@ -194,133 +185,3 @@ def test_map_reports_the_thresholds_its_period_was_coloured_with(client, coloure
     collection = client.get(MAP_URL).json()
     assert collection["thresholds"]["red_from"] == 35.0
     assert features_by_code(client.get(MAP_URL))[coloured.county_a.code]["properties"]["colour"] == Colour.ORANGE  # 30 % < 35 %
-
-
-# --- The map micro-cache (regions/map_cache.py): a session repeating a map request is answered from memory,
-# never with another session's answer, never after a logout, a new colouring or once its time is up.
-
-
-@pytest.fixture(autouse=True)
-def empty_cache(settings):
-    """The micro-cache lives in the process: every test of this module starts with it empty."""
-    settings.MAP_MICROCACHE_SECONDS = 2
-    map_microcache.clear()
-    yield
-    map_microcache.clear()
-
-
-def county_map(client, **headers):
-    return client.get(MAP_URL, {"level": "county"}, **headers)
-
-
-def test_a_repeated_request_is_answered_from_memory_without_a_query(client, coloured, supervisor, django_assert_num_queries):
-    client.force_login(supervisor)
-    first = county_map(client, HTTP_ACCEPT_ENCODING="gzip")
-    with django_assert_num_queries(0):
-        again = county_map(client, HTTP_ACCEPT_ENCODING="gzip")
-    assert first.get(HIT_HEADER) is None and again[HIT_HEADER] == "hit"
-    assert again.content == first.content
-    assert (again["Content-Encoding"], again["ETag"], again["Vary"]) == (first["Content-Encoding"], first["ETag"], first["Vary"])
-
-
-def test_a_hit_with_the_etag_is_a_304(client, coloured, supervisor):
-    client.force_login(supervisor)
-    etag = county_map(client)["ETag"]
-    revalidated = county_map(client, HTTP_IF_NONE_MATCH=etag)
-    assert revalidated.status_code == 304 and revalidated[HIT_HEADER] == "hit" and revalidated["ETag"] == etag
-
-
-def test_the_cache_is_per_session_url_and_encoding(client, coloured, supervisor):
-    client.force_login(supervisor)
-    county_map(client)
-    assert county_map(client, HTTP_ACCEPT_ENCODING="gzip").get(HIT_HEADER) is None
-    assert client.get(MAP_URL, {"level": "town"}).get(HIT_HEADER) is None
-
-
-def test_another_users_session_never_gets_a_cached_answer(client, coloured, supervisor, outsider):
-    client.force_login(supervisor)
-    county_map(client)
-    client.force_login(outsider)  # another county's staff, on a new session
-    answer = county_map(client)
-    assert answer.get(HIT_HEADER) is None
-    assert set(features_by_code(answer)) == {coloured.county_b.code}
-
-
-def test_errors_and_refusals_are_not_cached(client, coloured, supervisor, django_user_model):
-    client.force_login(supervisor)
-    assert client.get(MAP_URL, {"level": "province"}).status_code == 400
-    assert client.get(MAP_URL, {"level": "province"}).get(HIT_HEADER) is None
-    client.force_login(django_user_model.objects.create_user("no-role"))
-    assert county_map(client).status_code == 403
-    assert county_map(client).get(HIT_HEADER) is None
-
-
-def test_after_logout_the_old_session_cookie_gets_nothing(client, coloured, supervisor):
-    client.force_login(supervisor)
-    cookie = client.cookies["sessionid"].value
-    county_map(client)
-    client.logout()
-    client.cookies["sessionid"] = cookie
-    assert county_map(client).status_code in (401, 403)
-
-
-ANOTHER_WORKER_LOGS_OUT = """
-import django
-django.setup()
-from django.contrib.auth.signals import user_logged_out
-user_logged_out.send(sender=None, request=None, user=None)  # what django.contrib.auth.logout sends
-"""
-
-
-def test_a_logout_in_another_process_is_honoured_at_once(client, coloured, supervisor):
-    """The other worker ends the session in the database and says so through the shared cache (files or Redis)."""
-    client.force_login(supervisor)
-    county_map(client)
-    assert county_map(client)[HIT_HEADER] == "hit"
-
-    session_store = import_module(django_settings.SESSION_ENGINE).SessionStore
-    session_store(session_key=client.cookies["sessionid"].value).delete()
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "jiaxing_qs.settings"}  # the same VAR_DIR or CACHE_URL
-    other = subprocess.run([sys.executable, "-c", ANOTHER_WORKER_LOGS_OUT], cwd=ROOT, env=environment, capture_output=True, timeout=120)
-    assert other.returncode == 0, other.stderr
-
-    assert len(map_microcache) == 1, "this process's memory still holds the answer"
-    refused = county_map(client)
-    assert refused.status_code in (401, 403) and refused.get(HIT_HEADER) is None
-
-
-def test_a_session_ended_without_a_logout_is_refused_once_the_entry_expires(client, coloured, supervisor, monkeypatch):
-    client.force_login(supervisor)
-    county_map(client)
-    session_store = import_module(django_settings.SESSION_ENGINE).SessionStore
-    session_store(session_key=client.cookies["sessionid"].value).delete()  # e.g. clearsessions: no logout signal
-    assert county_map(client)[HIT_HEADER] == "hit"  # within MAP_MICROCACHE_SECONDS: the documented bound
-    later = map_cache.clock() + 2.1
-    monkeypatch.setattr(map_cache, "clock", lambda: later)
-    assert county_map(client).status_code in (401, 403)
-
-
-def test_a_new_colouring_empties_the_cache(client, coloured, supervisor):
-    client.force_login(supervisor)
-    before = features_by_code(county_map(client))[coloured.county_a.code]["properties"]
-    populate(coloured.town_a1, enterprises=2, risk=2)
-    run_pipeline(AS_OF)
-    after = county_map(client)
-    assert after.get(HIT_HEADER) is None
-    assert features_by_code(after)[coloured.county_a.code]["properties"]["risk_count"] == before["risk_count"] + 2
-
-
-def test_switched_off_with_zero_seconds(client, coloured, supervisor, settings):
-    settings.MAP_MICROCACHE_SECONDS = 0
-    client.force_login(supervisor)
-    county_map(client)
-    assert county_map(client).get(HIT_HEADER) is None and len(map_microcache) == 0
-
-
-def test_the_cache_keeps_at_most_its_bound():
-    from django.http import HttpResponse
-
-    small = map_cache.MapMicroCache(max_entries=2)
-    for n in range(3):
-        small.put(("session", f"/api/regions/map/?n={n}", False, None), HttpResponse(b"{}"), seconds=60)
-    assert len(small) == 2 and small.get(("session", "/api/regions/map/?n=0", False, None)) is None

@@ -114,3 +114,32 @@ def test_supervisor_sees_the_seven_counties_in_their_colours_and_drills_into_one
     page.wait_for_selector("#map[data-loaded=town]")
     assert page.locator("path.region").count() >= 7  # the towns with enterprises, as coloured markers
     page.screenshot(path=str(ARTIFACTS / "map-town.png"))
+
+
+def test_the_browser_keeps_a_map_ticket_scripts_cannot_read_and_the_map_data_comes_by_the_fast_path(page, live_server, coloured_jiaxing):
+    """The real browser's cookie rules: the ticket is HttpOnly and sent to the map data URL only; a map request
+    after the first is answered by the fast path (regions/map_cache.py), and after a logout nothing is."""
+    county = Region.objects.get(code="330424")
+    StaffProfileFactory(user=UserFactory(username="county_supervisor"), role=Role.SUPERVISOR, jurisdiction=county)
+    answers = []
+    page.on("response", lambda r: answers.append((r.url, r.status, r.headers.get("x-map-cache"))) if "/api/regions/map/" in r.url else None)
+    log_in(page, live_server, "county_supervisor")
+    page.wait_for_selector("#map[data-loaded=county]")
+    ticket = next(cookie for cookie in page.context.cookies() if cookie["name"] == "jqs_map_ticket")
+    assert ticket["path"] == "/api/regions/map/" and ticket["httpOnly"] and ticket["sameSite"] == "Lax"
+    assert "jqs_map_ticket" not in page.evaluate("document.cookie")
+    assert page.locator("path.region").count() == 1  # a county supervisor's map: their county only
+    page.select_option("#level", "town")
+    page.wait_for_selector("#map[data-loaded=town]")
+    page.select_option("#level", "county")
+    page.wait_for_selector("#map[data-loaded=county]")
+    page.wait_for_timeout(200)
+    county_answers = [answer for answer in answers if "level=county" in answer[0]]
+    assert county_answers[0][1] == 200 and county_answers[-1][1] in (200, 304) and county_answers[-1][2] == "hit", answers
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map-county-ticket.png"))
+
+    page.click("form.logout button")  # in the top bar
+    page.wait_for_url(f"{live_server.url}/accounts/login/")
+    after = page.request.get(f"{live_server.url}/api/regions/map/?level=county")
+    assert after.status in (401, 403) and after.headers.get("x-map-cache") is None

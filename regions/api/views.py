@@ -8,12 +8,15 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from common.api_query import query_params
-from regions.api.defaults import api_jurisdiction
+from regions.api.defaults import StaffWithRole
 
-from ..map_cache import map_microcache
+from ..access import map_scope
+from ..map_cache import map_microcache, scope_key
 from ..selectors import latest_period, map_feature_collection, map_version, period_state
 from .params import MapQuery
 
@@ -29,18 +32,25 @@ class RegionMapView(APIView):
 
     Boundaries were simplified at import; the encoded body (plain and gzip) is cached under a version key
     that changes whenever the period's snapshots are recomputed, and served with ETag / Last-Modified so
-    a browser revalidates with a 304. A session repeating the same request within
-    ``MAP_MICROCACHE_SECONDS`` is answered by ``regions.map_cache`` without reaching this view.
+    a browser revalidates with a 304. Data is scoped by ``regions.access.map_scope``; a request carrying a map
+    ticket of the same scope is answered by ``regions.map_cache`` with this view's response, without reaching it.
     """
+
+    permission_classes = [IsAuthenticated]  # and map_scope below: the rule the map ticket is issued by
 
     def get(self, request):
         level, period = _map_params(request)
-        jurisdiction = api_jurisdiction(request)
+        scope = map_scope(request.user)
+        if scope is None:
+            raise PermissionDenied(StaffWithRole.message)
+        role, jurisdiction = scope
         state = map_microcache.remember(("state", period), lambda: period_state(period), settings.MAP_MICROCACHE_SECONDS)
         version, changed_at = map_version(level=level, period=period, jurisdiction=jurisdiction, state=state)
         etag = '"' + hashlib.sha1(version.encode()).hexdigest()[:20] + '"'
         if etag in request.headers.get("If-None-Match", ""):
-            return HttpResponseNotModified(headers={"ETag": etag})
+            not_modified = HttpResponseNotModified(headers={"ETag": etag})
+            not_modified.map_scope = scope_key(role, jurisdiction)
+            return not_modified
         key = f"regionmap:{etag}"
         cached = cache.get(key)
         if cached is None:
@@ -58,5 +68,5 @@ class RegionMapView(APIView):
         response["Cache-Control"] = "private, no-cache"
         if changed_at:
             response["Last-Modified"] = http_date(changed_at.timestamp())
-        response.microcacheable = True  # authorised and cookie-free: regions.map_cache may replay it to this session
+        response.map_scope = scope_key(role, jurisdiction)  # regions.map_cache replays it to tickets of this scope
         return response
