@@ -14,7 +14,7 @@ from inspections.fieldwork.services import check_result_submit, submission_diges
 from inspections.models import CheckPhoto, CheckResult, Conclusion, FieldPhoto, HeldCheck, ItemOutcome, SpotCheckResult, TaskStatus
 
 from .clock import SHANGHAI, TEST_TODAY
-from .test_checks import checklist, make_task, partner, product, task  # noqa: F401  (fixtures below come from test_checks)  # noqa: F401
+from .test_checks import checklist, colleague, partner, product, task  # noqa: F401  (fixtures from test_checks)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
@@ -184,3 +184,20 @@ def test_the_digest_ignores_order_and_spacing_but_not_content():
     same = submission_digest(items=[(2, "na", "x"), (1, "conforming", "")], note=" ok", **common)
     other = submission_digest(items=[(2, "na", "y"), (1, "conforming", "")], note="ok", **common)
     assert one == same != other
+
+
+def test_outside_the_jurisdiction_a_task_is_not_found_and_strangers_are_refused(task, partner, outsider, colleague):  # noqa: F811
+    body = check_body(task, partner, key=uuid.uuid4())
+    stranger = APIClient()
+    stranger.force_authenticate(outsider)
+    response = send_check(stranger, body)
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert stranger.get("/api/field/tasks/").json()["results"] == []
+    assert APIClient().post("/api/field/checks/", body, format="json").status_code in (401, 403)
+    assert not CheckResult.objects.exists() and not HeldCheck.objects.exists()
+
+
+def test_an_inspector_lists_only_their_own_tasks(task, colleague):  # noqa: F811
+    client = APIClient()
+    client.force_authenticate(colleague)
+    assert client.get("/api/field/tasks/").json()["results"] == []

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -43,6 +44,9 @@ def field_page(view):
         response = view(request, *args, **kwargs)
         if request.user.is_authenticated and response.status_code == 200:
             response["X-JQS-User"] = str(request.user.pk)
+        # Revalidated, never reused from the browser's HTTP cache (the service worker keeps the offline copy);
+        # not no-store, so that the back button still returns to a form that came back with errors.
+        patch_cache_control(response, no_cache=True, private=True)
         return response
 
     return wrapped

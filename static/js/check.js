@@ -494,7 +494,8 @@
     form.classList.add("js");
     form.noValidate = true;  // checked here, all at once, rather than one browser bubble at a time
     return store.get("meta", "confirmed-" + taskId).then(function (done) {
-      if (done && navigator.onLine === false) {
+      if (done) {  // an old copy of the form (the back button, the offline copy): its check is stored already
+        if (navigator.onLine !== false) { window.location.replace(form.dataset.doneUrl); }
         status(interpolate(gettext("Already stored as result %(number)s."), { number: done.number }, true));
         form.querySelector("#submit-button").disabled = true;
       }
