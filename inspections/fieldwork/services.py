@@ -228,6 +228,13 @@ def _check_answers(task: InspectionTask, items: Iterable[tuple[int, str, str]], 
     return [(checklist[item_id], *answers[item_id]) for item_id in checklist if item_id in answers]
 
 
+def check_answer_problems(task: InspectionTask, items: Iterable[tuple[int, str, str]], conclusion: str, note: str) -> dict[str, list[str]]:
+    """The answer rules' messages for a form that has other errors too, so the page shows them all in one round."""
+    problems = Problems()
+    _check_answers(task, items, conclusion, note, problems)
+    return problems.errors
+
+
 def _check_context(task: InspectionTask, checked_on, lat, lon, accuracy, position_source: str, problems: Problems) -> None:
     if task.status != TaskStatus.ASSIGNED:
         problems.add(NON_FIELD_ERRORS, _("This task cannot take a result: it is %(status)s.") % {"status": task.get_status_display()})

@@ -32,7 +32,7 @@ from ..planning.selectors import tasks_within
 from ..rectification.selectors import spot_checks_awaiting_objection_window
 from .forms import CheckForm
 from .selectors import officer_open_task, officer_tasks
-from .services import MAX_PHOTOS, check_result_submit
+from .services import MAX_PHOTOS, check_answer_problems, check_result_submit
 
 
 def field_page(view):
@@ -175,7 +175,9 @@ def check_form(request, pk):
     status = 200
     if request.method == "POST":
         form = CheckForm(request.POST, request.FILES, items=items, officers=officers, user=request.user)
-        if form.is_valid():
+        if not form.is_valid():
+            _add_rule_problems(form, task, items, request.POST)
+        else:
             try:
                 check_result_submit(task=task, submitted_by=request.user, **form.submission())
             except ValidationError as error:
@@ -196,6 +198,17 @@ def check_form(request, pk):
         "max_photos": MAX_PHOTOS,
     }
     return render(request, "inspections/check_form.html", context, status=status)
+
+
+def _add_rule_problems(form, task, items, data) -> None:
+    """Errors all at once: the answer rules (a non-conforming point's note, the conclusion's note) beside a bad
+    photo or date, rather than one round later."""
+    answers = [(item.pk, data.get(f"item_{item.pk}", ""), data.get(f"note_{item.pk}", "")) for item in items]
+    problems = check_answer_problems(task, answers, data.get("conclusion", ""), data.get("note", ""))
+    for name, messages in problems.items():
+        if name in form.fields and name not in form.errors:
+            for message in messages:
+                form.add_error(name, message)
 
 
 @field_page
