@@ -60,6 +60,9 @@
     if (!navigator.serviceWorker || !navigator.serviceWorker.controller) { return false; }
     var urls = [];
     tasks.forEach(function (task) { urls.push(task.urls.detail, task.urls.check); });
+    if (/^\/tasks\/\d+\/(check\/|done\/)?$/.test(window.location.pathname) && urls.indexOf(window.location.pathname) < 0) {
+      urls.push(window.location.pathname);  // the page that installed the service worker was fetched before it
+    }
     navigator.serviceWorker.controller.postMessage({ type: "cache-pages", urls: urls, user: store.user() });
     return true;
   }
@@ -326,6 +329,8 @@
     bindLogout();
     if ("serviceWorker" in navigator && window.isSecureContext) {
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function (error) { console.warn("field: no service worker", error); });
+      // A first visit: once the new service worker controls this page, have it keep the field pages.
+      navigator.serviceWorker.addEventListener("controllerchange", function () { refreshTasks(); });
     }
     var shell = document.getElementById("offline-app");
     if (shell) {
