@@ -147,7 +147,8 @@ def one_run(playwright, base: str, username: str, task_id: int, folder: Path) ->
     first_bytes = sum(sizes.values())
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
     kept = f"""(async () => {{ for (const name of await caches.keys()) {{
-        if (name.startsWith('jqs-pages-u') && await (await caches.open(name)).match('/tasks/{task_id}/check/', {{ignoreVary: true}})) return true; }}
+        const cache = await caches.open(name);
+        if (name.startsWith('jqs-pages-u') && await cache.match('/tasks/{task_id}/check/', {{ignoreVary: true}})) return true; }}
         return false; }})()"""
     deadline = time.monotonic() + 180
     while not page.evaluate(kept):  # the phone stays online until the service worker has kept the form
