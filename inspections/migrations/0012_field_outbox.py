@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inspections', '0009_dingtalk'),
+        ('inspections', '0011_field_labels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
