@@ -5,7 +5,7 @@
 is for people, in the request's language; ``details`` holds the per-field messages of a 400 (the field
 name as key, a list of messages as value) and is empty otherwise. A Django ``ValidationError`` raised by a
 service is a 400 like a serializer's; a ``common.errors.StateConflict`` (the record's state forbids the action)
-is a 409 ``conflict``.
+is a 409 ``conflict`` (or the StateConflict's own code, e.g. ``key_reused``, ``held``).
 """
 
 import logging
@@ -40,7 +40,7 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
 def _as_api_exception(exc: Exception) -> Exception:
     """Django's exceptions as DRF's, without the internals they may carry (a 404 names no model)."""
     if isinstance(exc, StateConflict):
-        return Conflict(" ".join(exc.messages))
+        return Conflict(" ".join(exc.messages), code=getattr(exc, "code", None) or Conflict.default_code)
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(detail=as_serializer_error(exc))
     if isinstance(exc, Http404):

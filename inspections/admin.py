@@ -11,6 +11,8 @@ from .models import (
     CheckItemResult,
     CheckResult,
     DrawArm,
+    FieldPhoto,
+    HeldCheck,
     InspectionPlan,
     InspectionTask,
     Notification,
@@ -134,6 +136,35 @@ class CheckResultAdmin(JurisdictionScopedAdmin, ExportMixin, AuditedAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A submitted result is evidence: it is read, never edited.
         return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class FieldPhotoInline(admin.TabularInline):
+    model = FieldPhoto
+    fields = ("image", "width", "height", "uploaded_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HeldCheck)
+class HeldCheckAdmin(JurisdictionScopedAdmin, AuditedAdmin):
+    """Checks sent from a phone for a task that could no longer take them: kept as sent, for a supervisor to decide
+    (re-open the task and ask the inspector to send again, or record why the check is set aside)."""
+
+    jurisdiction_path = "task__enterprise__town"
+    list_display = ("task", "officer", "reason", "held_at", "decided")
+    list_filter = ("decided",)
+    search_fields = ("task__enterprise__name", "officer__username")
+    list_select_related = ("task__enterprise", "officer")
+    readonly_fields = ("task", "officer", "submission_key", "payload", "reason", "held_at")
+    fields = (*readonly_fields, "decided", "decision")
+    inlines = [FieldPhotoInline]
 
     def has_add_permission(self, request):
         return False

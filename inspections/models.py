@@ -317,6 +317,9 @@ class CheckResult(models.Model):
 
     task = models.OneToOneField(InspectionTask, verbose_name=_("task"), on_delete=models.PROTECT, related_name="result")
     submission_key = models.UUIDField(_("submission key"), unique=True)
+    # SHA-256 of the submission's canonical content (fieldwork.services.submission_digest): the same key with
+    # other content is a conflict, never a silent overwrite. Empty for results stored before it existed.
+    submission_digest = models.CharField(_("submission digest"), max_length=64, blank=True, editable=False)
     number = models.CharField(_("result number"), max_length=30, unique=True)
     conclusion = models.CharField(_("conclusion"), max_length=14, choices=Conclusion.choices)
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("submitted by"), on_delete=models.PROTECT, related_name="+")
@@ -373,6 +376,55 @@ class CheckPhoto(models.Model):
     class Meta:
         verbose_name = _("photo")
         verbose_name_plural = _("photos")
+
+    def __str__(self):
+        return self.image.name
+
+
+class HeldCheck(models.Model):
+    """A check sent from a phone for a task that could no longer take it (cancelled, reassigned, no product):
+    kept as sent, with its photos, for a supervisor to decide — the inspector's work is never thrown away."""
+
+    task = models.ForeignKey(InspectionTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="held_checks")
+    officer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("officer"), on_delete=models.PROTECT, related_name="+")
+    submission_key = models.UUIDField(_("submission key"), unique=True)
+    submission_digest = models.CharField(_("submission digest"), max_length=64, editable=False)
+    payload = models.JSONField(_("check as sent"))
+    reason = models.CharField(_("why held"), max_length=300)
+    held_at = models.DateTimeField(_("held at"), auto_now_add=True)
+    decided = models.BooleanField(_("decided"), default=False)
+    decision = models.TextField(_("supervisor's decision"), blank=True)
+    history = audit_history()
+
+    class Meta:
+        verbose_name = _("held check")
+        verbose_name_plural = _("held checks")
+        ordering = ["decided", "-held_at"]
+
+    def __str__(self):
+        return f"{self.task} · {self.officer} · {self.held_at:%Y-%m-%d %H:%M}"
+
+
+class FieldPhoto(models.Model):
+    """A photo a phone uploaded ahead of its check (one request per photo, keyed by submission key and photo id).
+    It becomes a CheckPhoto when its check is stored, or stays with the HeldCheck it was sent for."""
+
+    submission_key = models.UUIDField(_("submission key"))
+    photo_id = models.CharField(_("photo id"), max_length=64)
+    officer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("officer"), on_delete=models.PROTECT, related_name="+")
+    image = models.ImageField(_("photo"), upload_to="field/%Y/%m/")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    digest = models.CharField(_("digest"), max_length=64)
+    held = models.ForeignKey(
+        HeldCheck, verbose_name=_("held check"), on_delete=models.CASCADE, null=True, blank=True, related_name="photos"
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("uploaded photo")
+        verbose_name_plural = _("uploaded photos")
+        constraints = [models.UniqueConstraint(fields=["submission_key", "photo_id"], name="one_photo_per_key_and_id")]
 
     def __str__(self):
         return self.image.name

@@ -14,6 +14,7 @@ from rest_framework.routers import DefaultRouter
 
 from common.api_errors import api_not_found
 from enterprises.api.viewsets import EnterpriseViewSet, RiskEventViewSet
+from inspections.api.field import FieldCheckView, FieldPhotoView, FieldTaskListView
 from inspections.api.risk_models import RiskModelViewSet
 from inspections.api.viewsets import InspectionPlanViewSet, InspectionTaskViewSet, RectificationOrderViewSet, SpotCheckResultViewSet
 from products.api.viewsets import ProductViewSet
@@ -71,6 +72,10 @@ urlpatterns = [
     # Both viewers load their scripts from our static files (drf-spectacular-sidecar): no CDN, works offline.
     path("docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # The inspector's phone app (static/js/field.js): its tasks to keep offline, and its outbox.
+    path("field/tasks/", FieldTaskListView.as_view(), name="api-field-tasks"),
+    path("field/photos/", FieldPhotoView.as_view(), name="api-field-photos"),
+    path("field/checks/", FieldCheckView.as_view(), name="api-field-checks"),
     *router.urls,
     # Anything else under /api/ ending in a slash is a 404 in the API's error shape, not Django's HTML page
     # (without the slash, APPEND_SLASH still redirects first); [\s\S], as "." would stop at a newline (%0A).

@@ -159,6 +159,9 @@ MATRIX: dict[str, Page] = {
     "inspections:risk-model-adopt": Page(
         None, {"GET": everyone(405), "POST": planners(dict.fromkeys((SUPERVISOR, ADMINISTRATOR, OUTSIDER), 403) | {SUPERUSER: MOVED})}
     ),
+    # The field app's service worker and offline page name no user and hold no records: anyone may fetch them.
+    "inspections:service-worker": Page(None, {"GET": everyone(200)}),
+    "inspections:field-offline": Page(None, {"GET": everyone(200)}),
     "inspections:my-tasks": Page(None, {"GET": staff()}),
     "inspections:task-detail": Page("open_task", {"GET": staff_record()}),
     # Only the task's two officers fill in its form (an empty one is answered 422); anyone else is refused.

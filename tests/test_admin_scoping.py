@@ -7,6 +7,7 @@ records here) or city-wide.
 
 import datetime as dt
 import io
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -19,6 +20,7 @@ from openpyxl import load_workbook
 from enterprises.models import Enterprise, EnterpriseProduct, RiskEvent
 from inspections.models import (
     CheckResult,
+    HeldCheck,
     InspectionPlan,
     InspectionTask,
     Notification,
@@ -79,6 +81,9 @@ def records_of(case: Case) -> dict:
         Bureau: Bureau.objects.create(region=county, name=f"{county.name}市场监督管理局", phone="12315"),
         Notification: Notification.objects.create(
             task=case.task, recipient=officer, channel="log", dedupe_key=f"test:{county.code}", title=f"{county.name}通知", body="—"
+        ),
+        HeldCheck: HeldCheck.objects.create(
+            task=case.task, officer=officer, submission_key=uuid.uuid4(), submission_digest="0" * 64, payload={}, reason="已取消"
         ),
     }
 

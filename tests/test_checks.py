@@ -555,3 +555,17 @@ def test_the_my_tasks_page_reads_a_fixed_number_of_queries(
         assert inspector_client.get("/tasks/").status_code == 200
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert inspector_client.get("/tasks/?show=submitted").status_code == 200
+
+
+def test_the_page_names_every_problem_in_one_round(inspector_client, task, partner):
+    """A bad photo and a non-conforming point without its note, and the conclusion's missing reason: all at once."""
+    items = checklist(task)
+    data = form_data(task, partner, outcomes=[ItemOutcome.NONCONFORMING] + [ItemOutcome.CONFORMING] * (len(items) - 1))
+    data["photos"] = SimpleUploadedFile("notes.jpg", b"not a photo", content_type="image/jpeg")
+    response = inspector_client.post(form_url(task), data)
+    assert response.status_code == 422
+    form = response.context["form"]
+    assert set(form.errors) >= {"photos", f"note_{items[0].pk}", "note"}
+    banner = response.content.decode().split('class="error error-summary"')[1].split("</div>")[0]
+    assert "Photos" in banner and "Note" in banner
+    assert not CheckResult.objects.exists()

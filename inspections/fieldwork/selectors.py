@@ -1,9 +1,10 @@
 from django.db import models
 
 from common.tabular import ExportField
+from products.models import ChecklistItem
 from regions.selectors import without_boundaries
 
-from ..models import InspectionTask, TaskStatus
+from ..models import InspectionTask, TaskAssignment, TaskStatus
 from ..planning.selectors import tasks_within
 
 
@@ -22,6 +23,14 @@ def officer_tasks(*, user, jurisdiction, submitted: bool = False) -> "models.Que
     if submitted:
         return tasks.filter(status=TaskStatus.SUBMITTED).select_related("result").order_by("-result__submitted_at", "-id")
     return tasks.filter(status=TaskStatus.ASSIGNED).order_by("due_date", "id")
+
+
+def officer_field_tasks(*, user, jurisdiction) -> "models.QuerySet[InspectionTask]":
+    """What the phone keeps for offline work: the officer's open tasks with checklists and officers, in 4 queries."""
+    return officer_tasks(user=user, jurisdiction=jurisdiction).prefetch_related(
+        models.Prefetch("product__checklist_items", queryset=ChecklistItem.objects.order_by("order")),
+        models.Prefetch("assignments", queryset=TaskAssignment.objects.select_related("officer").order_by("position")),
+    )
 
 
 CHECK_RESULT_EXPORT = (

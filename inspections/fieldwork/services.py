@@ -18,11 +18,14 @@ regions re-coloured (common.signals.enterprise_outcome_recorded, which jiaxing_q
 """
 
 import datetime as dt
+import hashlib
 import io
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, models, transaction
@@ -30,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from common.errors import StateConflict
 from common.signals import enterprise_outcome_recorded
 from enterprises.models import RiskEvent, RiskEventKind
 from regions.models import Level
@@ -39,6 +43,8 @@ from ..models import (
     CheckPhoto,
     CheckResult,
     Conclusion,
+    FieldPhoto,
+    HeldCheck,
     InspectionTask,
     ItemOutcome,
     ResultSource,
@@ -222,6 +228,13 @@ def _check_answers(task: InspectionTask, items: Iterable[tuple[int, str, str]], 
     return [(checklist[item_id], *answers[item_id]) for item_id in checklist if item_id in answers]
 
 
+def check_answer_problems(task: InspectionTask, items: Iterable[tuple[int, str, str]], conclusion: str, note: str) -> dict[str, list[str]]:
+    """The answer rules' messages for a form that has other errors too, so the page shows them all in one round."""
+    problems = Problems()
+    _check_answers(task, items, conclusion, note, problems)
+    return problems.errors
+
+
 def _check_context(task: InspectionTask, checked_on, lat, lon, accuracy, position_source: str, problems: Problems) -> None:
     if task.status != TaskStatus.ASSIGNED:
         problems.add(NON_FIELD_ERRORS, _("This task cannot take a result: it is %(status)s.") % {"status": task.get_status_display()})
@@ -242,6 +255,42 @@ def _check_context(task: InspectionTask, checked_on, lat, lon, accuracy, positio
 
 
 # --- Submission ----------------------------------------------------------------------------------------------
+
+
+def photo_digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def submission_digest(
+    *, conclusion, items, co_inspector, checked_on, lat, lon, accuracy, position_source, note, photos: Sequence[PreparedPhoto]
+) -> str:
+    """SHA-256 of a submission's canonical content: what a repeated key must match to be the same check.
+
+    Answers are sorted by check point, notes stripped, photos named by the digest of their stored (re-encoded)
+    bytes in order of those digests, so the same check sent again — from the page or the phone's outbox —
+    digests the same; any changed answer, note, officer, date, position or photo does not.
+    """
+    canonical = {
+        "conclusion": conclusion,
+        "items": sorted([int(item_id), outcome, (item_note or "").strip()] for item_id, outcome, item_note in items),
+        "co_inspector": getattr(co_inspector, "pk", co_inspector),
+        "checked_on": checked_on.isoformat() if checked_on else None,
+        "position": [lat, lon, accuracy, position_source or ""],
+        "note": (note or "").strip(),
+        "photos": sorted(photo_digest(photo.content) for photo in photos),
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _same_submission(stored: CheckResult, submission_key: uuid.UUID, digest: str) -> CheckResult:
+    """The stored result a repeat gets back — unless the repeat re-uses the key with other content."""
+    if str(stored.submission_key) == str(submission_key) and stored.submission_digest and stored.submission_digest != digest:
+        raise StateConflict(
+            _("This submission was already stored as result %(number)s with other content: nothing was overwritten.")
+            % {"number": stored.number},
+            code="key_reused",
+        )
+    return stored
 
 
 def _stored_result(task: InspectionTask, submission_key: uuid.UUID) -> CheckResult | None:
@@ -300,11 +349,14 @@ def _record_spot_check(task: InspectionTask, result: CheckResult, answers) -> Sp
     return spot_check
 
 
-def _store(task, *, submitted_by, submission_key, conclusion, answers, co_inspector, checked_on, position, note, photos) -> CheckResult:
+def _store(
+    task, *, submitted_by, submission_key, digest, conclusion, answers, co_inspector, checked_on, position, note, photos
+) -> CheckResult:
     lat, lon, accuracy, position_source = position
     result = CheckResult(
         task=task,
         submission_key=submission_key,
+        submission_digest=digest,
         number=result_number(task, checked_on),
         conclusion=conclusion,
         submitted_by=submitted_by,
@@ -361,9 +413,6 @@ def check_result_submit(
     ValidationError keyed by the check form's field names (``item_<id>``, ``note_<id>``, ``conclusion``…).
     """
     _check_officers(task, submitted_by, co_inspector)
-    stored = _stored_result(task, submission_key)
-    if stored is not None:
-        return stored, False
     items = list(items)
     problems = Problems()
     try:
@@ -372,6 +421,22 @@ def check_result_submit(
         prepared = []
         for message in error.messages:
             problems.add("photos", message)
+    position = (lat, lon, accuracy, position_source)
+    digest = submission_digest(
+        conclusion=conclusion,
+        items=items,
+        co_inspector=co_inspector,
+        checked_on=checked_on,
+        lat=lat,
+        lon=lon,
+        accuracy=accuracy,
+        position_source=position_source,
+        note=note,
+        photos=prepared,
+    )
+    stored = _stored_result(task, submission_key)
+    if stored is not None:
+        return _same_submission(stored, submission_key, digest), False
     try:
         with transaction.atomic():
             # Concurrent submissions of one task queue here (PostgreSQL); the second then finds the first's result.
@@ -380,7 +445,7 @@ def check_result_submit(
             task = locked.select_related("enterprise", "product", "plan__scope").get(pk=task.pk)
             stored = _stored_result(task, submission_key)
             if stored is not None:
-                return stored, False
+                return _same_submission(stored, submission_key, digest), False
             _check_context(task, checked_on, lat, lon, accuracy, position_source, problems)
             answers = _check_answers(task, items, conclusion, note, problems) if task.product_id else []
             problems.raise_any()
@@ -388,11 +453,12 @@ def check_result_submit(
                 task,
                 submitted_by=submitted_by,
                 submission_key=submission_key,
+                digest=digest,
                 conclusion=conclusion,
                 answers=answers,
                 co_inspector=co_inspector,
                 checked_on=checked_on,
-                position=(lat, lon, accuracy, position_source),
+                position=position,
                 note=note,
                 photos=prepared,
             )
@@ -402,8 +468,146 @@ def check_result_submit(
         stored = _stored_result(task, submission_key)
         if stored is None:
             raise
-        return stored, False
+        return _same_submission(stored, submission_key, digest), False
     return result, True
+
+
+# --- The phone's outbox: photos first, one request each, then the check -------------------------------------
+
+
+def field_photo_upload(*, officer, submission_key: uuid.UUID, photo_id: str, upload) -> tuple[FieldPhoto, bool]:
+    """Keep one photo of a check still on its way (the phone sends each photo alone, then the check).
+
+    Idempotent on (submission key, photo id): the same photo again returns the kept one (created=False); other
+    bytes under the same id, or another officer's key, are a StateConflict. The photo is checked and
+    re-encoded as on the check form (photo_prepare), so the stored bytes — and their digest — are the server's.
+    """
+    prepared = photo_prepare(upload)
+    digest = photo_digest(prepared.content)
+    kept = FieldPhoto.objects.filter(submission_key=submission_key, photo_id=photo_id).first()
+    if kept is None:
+        kept = FieldPhoto(submission_key=submission_key, photo_id=photo_id, officer=officer, width=prepared.width, height=prepared.height)
+        kept.digest = digest
+        kept.image.save(f"{submission_key}-{photo_id[:16]}.jpg", ContentFile(prepared.content), save=False)
+        try:
+            with transaction.atomic():
+                kept.save()
+            return kept, True
+        except IntegrityError:  # the same photo, sent twice at once
+            kept.image.delete(save=False)
+            kept = FieldPhoto.objects.get(submission_key=submission_key, photo_id=photo_id)
+    if kept.officer_id != officer.pk or kept.digest != digest:
+        raise StateConflict(_("Another photo was already sent under this photo's id: nothing was overwritten."), code="photo_conflict")
+    return kept, False
+
+
+def _field_photos(officer, submission_key: uuid.UUID, photo_ids: Sequence[str]) -> list[FieldPhoto]:
+    """The photos a check declares, all of which must have arrived (else the phone sends them and retries)."""
+    kept = {
+        photo.photo_id: photo for photo in FieldPhoto.objects.filter(submission_key=submission_key, officer=officer, photo_id__in=photo_ids)
+    }
+    missing = [photo_id for photo_id in photo_ids if photo_id not in kept]
+    if missing:
+        raise StateConflict(
+            _("%(count)d of this check's photos have not arrived yet: send them first.") % {"count": len(missing)}, code="photos_missing"
+        )
+    return [kept[photo_id] for photo_id in photo_ids]
+
+
+def _as_prepared(photo: FieldPhoto | CheckPhoto) -> PreparedPhoto:
+    with photo.image.open("rb") as file:
+        return PreparedPhoto(name=photo.image.name, content=file.read(), width=photo.width, height=photo.height)
+
+
+def hold_reason(task: InspectionTask, officer) -> str:
+    """Why a task can no longer take this officer's check, or "" when it can (or already has its result).
+
+    A phone may have been offline for days: meanwhile the task was cancelled, or handed to other officers. The
+    check is then not refused and lost but held (HeldCheck) for a supervisor to decide.
+    """
+    if task.status == TaskStatus.SUBMITTED:
+        return ""  # the stored result answers (check_result_submit)
+    if task.status == TaskStatus.CANCELLED:
+        return _("The task was cancelled while you were offline.")
+    if not TaskAssignment.objects.filter(task=task, officer=officer).exists() or task.status != TaskStatus.ASSIGNED:
+        return _("The task was reassigned to other officers while you were offline.")
+    if not task.product_id:
+        return _("This task names no product to check: ask the supervisor to set one.")
+    return ""
+
+
+@dataclass(frozen=True)
+class FieldOutcome:
+    """What the phone is told: the stored result (created or repeated) or the HeldCheck keeping its work."""
+
+    result: CheckResult | None = None
+    created: bool = False
+    held: HeldCheck | None = None
+
+
+def _hold(task, officer, submission_key, digest, payload: dict, photos: list[FieldPhoto], reason: str) -> HeldCheck:
+    try:
+        with transaction.atomic():
+            held = HeldCheck.objects.create(
+                task=task, officer=officer, submission_key=submission_key, submission_digest=digest, payload=payload, reason=reason
+            )
+            FieldPhoto.objects.filter(pk__in=[photo.pk for photo in photos]).update(held=held)
+    except IntegrityError:  # the same check, sent twice at once
+        held = HeldCheck.objects.get(submission_key=submission_key)
+    return held
+
+
+def _same_held(held: HeldCheck, digest: str) -> HeldCheck:
+    if held.submission_digest != digest:
+        raise StateConflict(_("This submission was already held with other content: nothing was overwritten."), code="key_reused")
+    return held
+
+
+def field_check_submit(
+    *, task: InspectionTask, officer, submission_key: uuid.UUID, payload: dict, photo_ids: Sequence[str]
+) -> FieldOutcome:
+    """A check from the phone's outbox, after its photos (field_photo_upload): stored once, or held.
+
+    ``payload`` holds check_result_submit's keyword arguments as JSON values (co_inspector an id, checked_on
+    ISO) and is what a HeldCheck keeps. The same key and content returns the same outcome however often it is
+    sent; the same key with other content is a StateConflict (``key_reused``); a task that can no longer take
+    the check (hold_reason) holds it with its photos.
+    """
+    stored = CheckResult.objects.filter(submission_key=submission_key).first()
+    if stored is not None:  # sent again (its answer was lost): its photos are the result's now
+        photos, prepared = [], [_as_prepared(photo) for photo in stored.photos.order_by("pk")]
+    else:
+        photos = _field_photos(officer, submission_key, photo_ids)
+        prepared = [_as_prepared(photo) for photo in photos]
+    arguments = _submission_arguments(payload)
+    digest = submission_digest(**arguments, photos=prepared)
+    held = HeldCheck.objects.filter(submission_key=submission_key).first()
+    if held is not None:
+        return FieldOutcome(held=_same_held(held, digest))
+    reason = hold_reason(task, officer)
+    if reason:
+        return FieldOutcome(held=_hold(task, officer, submission_key, digest, payload | {"photos": list(photo_ids)}, photos, reason))
+    result, created = check_result_submit(task=task, submitted_by=officer, submission_key=submission_key, photos=prepared, **arguments)
+    if str(result.submission_key) == str(submission_key):
+        for photo in photos:  # now CheckPhotos of the result
+            photo.image.delete(save=False)
+            photo.delete()
+    return FieldOutcome(result=result, created=created)
+
+
+def _submission_arguments(payload: dict) -> dict:
+    co_inspector = payload.get("co_inspector")
+    return {
+        "conclusion": payload["conclusion"],
+        "items": [(item["item"], item["outcome"], item.get("note", "")) for item in payload["items"]],
+        "co_inspector": get_user_model().objects.filter(pk=co_inspector).first() if co_inspector else None,
+        "checked_on": dt.date.fromisoformat(payload["checked_on"]) if payload.get("checked_on") else None,
+        "lat": payload.get("lat"),
+        "lon": payload.get("lon"),
+        "accuracy": payload.get("accuracy"),
+        "position_source": payload.get("position_source") or "",
+        "note": payload.get("note", ""),
+    }
 
 
 # --- Reads for the inspector's pages -------------------------------------------------------------------------
