@@ -38,6 +38,14 @@ PASSWORD = "jiaxing-demo-2026"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _until(page, expression: str, seconds: float) -> None:
+    """Wait for a page expression to be truthy (wait_for_function would eval() it, which the CSP refuses)."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
+        page.wait_for_timeout(200)
+
+
 def make_tasks(count: int) -> tuple[str, list[int]]:
     """`count` fresh open tasks for inspector_nanhu_1 (with inspector_nanhu_2) at demo enterprises of their county
     whose product has a checklist: the demo dispatches no plan, and each run stores a result."""
@@ -145,7 +153,7 @@ def one_run(playwright, base: str, username: str, task_id: int, folder: Path) ->
     interactive = time.perf_counter() - start
     page.wait_for_load_state("load")
     first_bytes = sum(sizes.values())
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
+    _until(page, "navigator.serviceWorker.controller !== null", 120)
     kept = f"""(async () => {{ for (const name of await caches.keys()) {{
         const cache = await caches.open(name);
         if (name.startsWith('jqs-pages-u') && await cache.match('/tasks/{task_id}/check/', {{ignoreVary: true}})) return true; }}
@@ -165,7 +173,7 @@ def one_run(playwright, base: str, username: str, task_id: int, folder: Path) ->
     for label in page.locator("fieldset.item label.opt-conforming").all():
         label.click()
     page.set_input_files("input[type=file][multiple]", photo_file(folder))
-    page.wait_for_function("document.querySelectorAll('#thumbs li').length === 1", timeout=60_000)
+    _until(page, "document.querySelectorAll('#thumbs li').length === 1", 60)
     page.click("#submit-button")
     page.wait_for_selector("#outbox .outbox-item", timeout=30_000)
 

@@ -4,6 +4,7 @@ tapped twice, sent again from the back button — one result, one number. Screen
 import datetime as dt
 import io
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,15 @@ def log_in(page, live_server, username):
     page.wait_for_url(f"{live_server.url}/tasks/")
 
 
+def until(page, expression, seconds=20):
+    """Wait until a page expression (its promise awaited) is truthy. Not wait_for_function: it evaluates its string
+    with eval() in the page, which the Content-Security-Policy (no 'unsafe-eval') refuses, and awaits no promise."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
+        page.wait_for_timeout(200)
+
+
 def photo(tmp_path, name, size, fmt) -> str:
     image = Image.new("RGB", size, (200, 180, 150))
     for x in range(0, size[0], 60):
@@ -175,7 +185,7 @@ def test_the_check_form_on_a_phone_stores_one_result_whatever_the_network_and_th
     page.set_input_files(
         "input[type=file][multiple]", [photo(tmp_path, "big.png", (3000, 2000), "PNG"), photo(tmp_path, "small.jpg", (800, 600), "JPEG")]
     )
-    page.wait_for_function("document.querySelectorAll('#thumbs li').length === 2")
+    until(page, "document.querySelectorAll('#thumbs li').length === 2")
 
     # A file that only looks like a photo: refused on the phone beside the photos, the good photos kept.
     fake = tmp_path / "notes.jpg"
@@ -193,7 +203,7 @@ def test_the_check_form_on_a_phone_stores_one_result_whatever_the_network_and_th
     # A flaky network: the check reaches the server whole, its answer never reaches the phone.
     page.evaluate(ANSWER_LOST_ONCE)
     page.click("#submit-button")
-    page.wait_for_function("window.jqsLostAnswer !== undefined")
+    until(page, "window.jqsLostAnswer !== undefined")
     page.wait_for_selector("#outbox .outbox-message")
     assert page.evaluate("window.jqsLostAnswer") == 201, "the server stored it and answered with the confirmation"
     assert CheckResult.objects.count() == 1

@@ -5,7 +5,6 @@ and logging out leaves nothing of one inspector on the phone for the next. Scree
 
 import contextlib
 import os
-import time
 
 import pytest
 
@@ -13,7 +12,18 @@ from inspections.fieldwork.services import check_result_submit
 from inspections.models import CheckResult, Conclusion, FieldPhoto, HeldCheck, ItemOutcome, TaskStatus
 
 from .services import require_browser
-from .test_check_browser import ANSWER_LOST_ONCE, ARTIFACTS, PHONE, POSITION, fill_the_form, media_in_tmp, no_sideways_scroll, photo, task  # noqa: F401
+from .test_check_browser import (  # noqa: F401
+    ANSWER_LOST_ONCE,
+    ARTIFACTS,
+    PHONE,
+    POSITION,
+    fill_the_form,
+    media_in_tmp,
+    no_sideways_scroll,
+    photo,
+    task,
+    until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -70,7 +80,7 @@ class Phone:
         page.click(".login-card button[type=submit]")
         page.wait_for_url(f"{self.url}/tasks/")
         # The service worker controls the pages from now on; the tasks and their pages are kept on the phone.
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+        until(page, "navigator.serviceWorker.controller !== null", seconds=15)
         page.reload()
         until(page, "window.jqsStore && jqsStore.all('tasks').then(t => t.length > 0)")
         until(
@@ -89,14 +99,6 @@ class Phone:
         return self.page.evaluate(
             "jqsStore.all('outbox').then(items => items.map(i => ({key: i.key, state: i.state, message: i.message})))"
         )
-
-
-def until(page, expression, seconds=20):
-    """Wait until a page expression (its promise awaited) is truthy: wait_for_function does not await promises."""
-    deadline = time.monotonic() + seconds
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
-        page.wait_for_timeout(200)
 
 
 def outbox_empty(page):
@@ -124,7 +126,7 @@ def fill_and_keep(phone, the_task, tmp_path):
     page.wait_for_selector("#position-status[data-state=ok]")
     fill_the_form(page, the_task, tmp_path)
     page.set_input_files("input[type=file][multiple]", [photo(tmp_path, "big.png", (3000, 2000), "PNG")])
-    page.wait_for_function("document.querySelectorAll('#thumbs li').length === 1")
+    until(page, "document.querySelectorAll('#thumbs li').length === 1")
     until(page, f"jqsStore.get('drafts', {the_task.pk}).then(d => d && d.photos.length === 1 && d.values.note !== '')")
     return page
 
@@ -165,6 +167,19 @@ def test_a_draft_survives_an_offline_reload_and_a_closed_browser_and_is_stored_o
     assert page.input_value("textarea[name=note]") == "已责令立即停止销售该批次产品"
     assert page.locator("#thumbs li").count() == 1
 
+    # The task list opens offline, from the phone's IndexedDB (in this browser, whose service worker was running
+    # when the network went: a browser started offline may start its worker before Playwright's offline
+    # emulation reaches it, and the worker would then fetch from the test server).
+    page.goto(f"{phone.url}/tasks/")
+    page.wait_for_selector("#offline-tasks li")
+    assert page.locator("#offline-tasks li").count() == 3
+    assert task.enterprise.name in page.inner_text("#offline-tasks")
+    assert no_sideways_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / "field-offline-tasks.png"), full_page=True)
+    page.click(f"a.task-row[href='/tasks/{task.pk}/']")
+    page.wait_for_url(f"**/tasks/{task.pk}/")
+    assert task.enterprise.name in page.inner_text("main")
+
     phone.close()  # the browser is closed (or the phone restarted) while there is no network
     page = phone.open(offline=True)
     page.goto(f"{phone.url}/tasks/{task.pk}/check/")
@@ -179,17 +194,6 @@ def test_a_draft_survives_an_offline_reload_and_a_closed_browser_and_is_stored_o
     assert "1" in page.inner_text("#outbox h2")
     page.screenshot(path=str(ARTIFACTS / "field-outbox.png"), full_page=True)
     assert CheckResult.objects.count() == 0
-
-    # The task list opens offline, from the phone's IndexedDB, with the outbox.
-    page.goto(f"{phone.url}/tasks/")
-    page.wait_for_selector("#offline-tasks li")
-    assert page.locator("#offline-tasks li").count() == 3
-    assert task.enterprise.name in page.inner_text("#offline-tasks")
-    assert no_sideways_scroll(page)
-    page.screenshot(path=str(ARTIFACTS / "field-offline-tasks.png"), full_page=True)
-    page.click(f"a.task-row[href='/tasks/{task.pk}/']")
-    page.wait_for_url(f"**/tasks/{task.pk}/")
-    assert task.enterprise.name in page.inner_text("main")
 
     phone.offline(False)  # back online: sent on the `online` event
     page.goto(f"{phone.url}/tasks/")
@@ -206,7 +210,7 @@ def test_a_lost_answer_and_a_second_sending_store_one_result(phone, task, tmp_pa
     key = page.input_value("input[name=submission_key]")
     page.evaluate(ANSWER_LOST_ONCE)
     page.click("#submit-button")
-    page.wait_for_function("window.jqsLostAnswer !== undefined")
+    until(page, "window.jqsLostAnswer !== undefined")
     page.wait_for_selector("#outbox .outbox-message")
     assert page.evaluate("window.jqsLostAnswer") == 201, "the server stored it; its answer never arrived"
     assert CheckResult.objects.count() == 1

@@ -9,6 +9,7 @@
   var PREFIX = "jqs-field-u";
   var STORES = ["tasks", "drafts", "outbox", "meta"];
   var opened = null;
+  var wiped = false;  // this page's user's data deleted (logging out): nothing may open (and so recreate) it again
 
   function currentUser() {
     var meta = document.querySelector("meta[name=jqs-user]");
@@ -36,6 +37,7 @@
   function open() {
     var user = currentUser();
     if (!user || !window.indexedDB) { return Promise.reject(new Error("no user or no IndexedDB")); }
+    if (wiped) { return Promise.reject(new Error("the field data of this phone was deleted")); }
     if (opened) { return opened; }
     var req = indexedDB.open(PREFIX + user, 1);
     req.onupgradeneeded = function () {
@@ -70,10 +72,13 @@
     });
   }
 
+  /* Resolves once the database is gone — not when the deletion is merely blocked by a connection still open
+     (it then completes as soon as that closes); after 5 s at the latest, so that logging out never hangs. */
   function deleteDatabase(name) {
     return new Promise(function (resolve) {
       var req = indexedDB.deleteDatabase(name);
-      req.onsuccess = req.onerror = req.onblocked = function () { resolve(); };
+      req.onsuccess = req.onerror = function () { resolve(); };
+      setTimeout(resolve, 5000);
     });
   }
 
@@ -85,7 +90,14 @@
         return Promise.all(list.filter(function (db) {
           return db.name && db.name.indexOf(PREFIX) === 0 && db.name !== PREFIX + keep;
         }).map(function (db) {
-          if (opened && db.name === PREFIX + currentUser()) { opened.then(function (o) { o.close(); }); opened = null; }
+          if (db.name === PREFIX + currentUser()) {
+            wiped = true;
+            if (opened) {
+              var closing = opened.then(function (o) { o.close(); }, function () {});
+              opened = null;
+              return closing.then(function () { return deleteDatabase(db.name); });
+            }
+          }
           return deleteDatabase(db.name);
         }));
       }));
