@@ -22,13 +22,10 @@ class ReadOnly:
 
 class PipelineStepInline(ReadOnly, admin.TabularInline):
     model = PipelineStep
-    fields = ("stage", "county", "state", "host", "attempts", "started_at", "finished_at", "message", "error")
+    # The summary's message stays out: it is stored in the language of the run (the command prints it).
+    fields = ("stage", "county", "state", "host", "attempts", "started_at", "finished_at", "error")
     readonly_fields = fields
     extra = 0
-
-    @admin.display(description=_("summary"))
-    def message(self, step):
-        return step.summary.get("message", "")
 
 
 @admin.register(PipelineRun)

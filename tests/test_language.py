@@ -69,7 +69,7 @@ ENGLISH = re.compile(r"\b[A-Za-z][a-z]+(?: [A-Za-z][a-z]+)+\b")  # two English w
 # and method names, and the third-party screens whose text is not marked for translation (django-celery-beat's).
 ENGLISH_ALLOWED = re.compile(
     r"@|\.csv|Excel|CSV|DingTalk|Webhook|JQS-|SHA-256|system defaults|Celery|Asia/|Etc/|\(m/h/dM/MY/d\)|Every minute|At \d|"
-    r"Human readable|Task Name|Crontab translation|daily overdue check"
+    r"Human readable|Task Name|Crontab translation|daily overdue check|nightly pipeline"
 )
 # Chinese terms the English method texts keep beside their translation, as the published method names them.
 GLOSSES = {"双随机", "风险评分", "一公开", "一码", "一图", "一指数", "生产许可证", "系统默认值"}  # and the defaults' bilingual reason

@@ -202,7 +202,8 @@ def test_a_credit_code_that_would_start_a_formula_is_published_as_text_and_still
     downloaded = tmp_path / "population.csv"
     downloaded.write_bytes(data)
     out = StringIO()
-    call_command("verify_plan", plan.pk, population=downloaded, stdout=out)
+    with translation.override("en"):  # the pages asked for above left the thread in the site language
+        call_command("verify_plan", plan.pk, population=downloaded, stdout=out)
     assert "re-runs to the plan's" in out.getvalue()
     assert plan_verify(plan) == []
 
