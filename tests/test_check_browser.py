@@ -1,6 +1,7 @@
 """The check form on a phone (390 × 844, touch), in headless Chromium: filled, sent over a flaky network,
 tapped twice, sent again from the back button — one result, one number. Screenshots in test-artifacts/."""
 
+import contextlib
 import datetime as dt
 import io
 import os
@@ -203,15 +204,24 @@ def test_the_check_form_on_a_phone_stores_one_result_whatever_the_network_and_th
     # A flaky network: the check reaches the server whole, its answer never reaches the phone.
     page.evaluate(ANSWER_LOST_ONCE)
     page.click("#submit-button")
-    until(page, "window.jqsLostAnswer !== undefined")
-    page.wait_for_selector("#outbox .outbox-message")
-    assert page.evaluate("window.jqsLostAnswer") == 201, "the server stored it and answered with the confirmation"
+    # Read at once: the outbox's back-off timer sends it again within seconds, and the confirmation then replaces
+    # the form (on a busy machine before a second look could be taken).
+    until(page, "window.jqsLostAnswer !== undefined && document.querySelector('#outbox .outbox-message') !== null")
+    seen = page.evaluate(
+        """({answer: window.jqsLostAnswer, enabled: !document.querySelector('#submit-button').disabled,
+             key: document.querySelector('input[name=submission_key]').value})"""
+    )
+    assert seen["answer"] == 201, "the server stored it and answered with the confirmation"
+    assert seen["enabled"], "the officer can tap again"
+    assert seen["key"] == key, "the retry carries the same key"
     assert CheckResult.objects.count() == 1
-    assert page.is_enabled("#submit-button"), "the officer can tap again"
-    assert page.input_value("input[name=submission_key]") == key, "the retry carries the same key"
 
-    # Tapping "Send now" twice in a hurry.
-    page.dblclick("#send-now")
+    # Tapping "Send now" twice in a hurry (unless the timer has already sent it again).
+    from playwright.sync_api import Error as PlaywrightError
+
+    if page.url.endswith("/check/"):
+        with contextlib.suppress(PlaywrightError):  # the confirmation may replace the form between the two taps
+            page.dblclick("#send-now", timeout=5000)
     page.wait_for_selector("[data-testid=result-number]")
     assert page.url == f"{live_server.url}/tasks/{task.pk}/done/"
     number = page.inner_text("[data-testid=result-number]").strip()
