@@ -232,13 +232,16 @@ def test_the_check_form_on_a_phone_stores_one_result_whatever_the_network_and_th
     assert no_sideways_scroll(page), "the confirmation fits the phone"
     page.screenshot(path=str(ARTIFACTS / "check-done.png"), full_page=True)
 
-    # Back to the form, and submit it again.
+    # Back to the form, and submit it again. An old copy of a stored check's form goes on to its confirmation by
+    # itself (static/js/field.js), possibly while it is being read; if a form is still shown (with its old key, or
+    # a new draft's), submitting it lands on the same confirmation: a task never gets a second result.
     page.go_back()
     page.wait_for_load_state()
-    if page.locator("#check-form").count():
-        assert page.input_value("input[name=submission_key]") == key
-        page.click("#submit-button")
-        page.wait_for_url(f"{live_server.url}/tasks/{task.pk}/done/")
+    with contextlib.suppress(PlaywrightError):  # the page navigated on while being read
+        if page.evaluate("document.querySelector('#check-form') !== null"):
+            page.click("#submit-button", timeout=5000)
+    page.wait_for_url(f"{live_server.url}/tasks/{task.pk}/done/")
+    page.wait_for_selector("[data-testid=result-number]")
     assert page.inner_text("[data-testid=result-number]").strip() == number
     assert CheckResult.objects.count() == 1
 
