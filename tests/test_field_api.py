@@ -149,6 +149,16 @@ def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(phone, task, par
     assert not CheckResult.objects.exists() and not FieldPhoto.objects.exists()
 
 
+def test_a_note_may_be_blank_but_holds_no_nul_character_as_its_schema_says(phone, task, partner):  # noqa: F811
+    body = check_body(task, partner, key=uuid.uuid4(), note="门店\x00后仓")
+    response = send_check(phone, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"note": ["不允许是用空字符串。"]}  # Django's own (odd) wording, once
+    note = phone.get("/api/schema/?format=json").json()["components"]["schemas"]["FieldItem"]["properties"]["note"]
+    assert {"type": "string", "maxLength": 0} in note["oneOf"] and note["oneOf"][0]["pattern"] == "^[^\\u0000]+$"
+    assert send_check(phone, check_body(task, partner, key=uuid.uuid4(), note="")).status_code == 201
+
+
 def test_a_rule_refusal_names_the_check_points_field(phone, task, partner):  # noqa: F811
     body = check_body(task, partner, key=uuid.uuid4())
     body["items"][0] = {"item": body["items"][0]["item"], "outcome": ItemOutcome.NONCONFORMING, "note": ""}

@@ -13,10 +13,12 @@ The rules are fieldwork.services' (field_photo_upload, field_check_submit); thes
 """
 
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiRequest, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -33,6 +35,19 @@ from ..models import Conclusion, ItemOutcome
 from ..planning.selectors import tasks_within
 
 CONFLICT = OpenApiResponse(ErrorSerializer, description="key_reused, held (details.held), photos_missing or photo_conflict.")
+# The photo part must be an image the server can decode (photo_prepare): the schema names the formats.
+PHOTO_ENCODING = {"image": {"contentType": "image/jpeg, image/png, image/webp"}}
+
+
+class NoteField(serializers.CharField):
+    """Free text without NUL characters (PostgreSQL's text holds none): DRF refuses them, and as a pattern
+    the schema says so too (drf-spectacular turns a RegexValidator into ``pattern``). The pattern asks for one
+    character or more because blank is the schema's other branch (``oneOf``), which "" must match alone."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_blank=True, required=False, default="", **kwargs)
+        no_nul = RegexValidator(r"^[^\x00]+$", message=ProhibitNullCharactersValidator.message)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)] + [no_nul]
 
 
 class FieldChecklistItemSerializer(serializers.Serializer):
@@ -103,10 +118,16 @@ class FieldTaskListView(ListAPIView):
         return officer_field_tasks(user=self.request.user, jurisdiction=api_jurisdiction(self.request))
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class PhotoFileField(serializers.FileField):
+    """A file part of the multipart body: the schema says binary (drf-spectacular would say a URL, as a FileField
+    reads in a response)."""
+
+
 class FieldPhotoSerializer(serializers.Serializer):
     submission_key = serializers.UUIDField()
     photo_id = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", help_text="The phone's id of the photo (letters, digits, - and _).")
-    image = serializers.FileField(help_text="JPEG, PNG or WebP, at most 10 MB.")
+    image = PhotoFileField(help_text="JPEG, PNG or WebP, at most 10 MB.")
 
 
 class FieldPhotoReceiptSerializer(serializers.Serializer):
@@ -120,7 +141,7 @@ class FieldPhotoView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
-        request={"multipart/form-data": FieldPhotoSerializer},
+        request={"multipart/form-data": OpenApiRequest(FieldPhotoSerializer, encoding=PHOTO_ENCODING)},
         responses={201: FieldPhotoReceiptSerializer, 200: FieldPhotoReceiptSerializer, 409: CONFLICT},
         summary="Send one photo of a check in the outbox",
     )
@@ -141,7 +162,7 @@ class FieldPhotoView(APIView):
 class FieldItemSerializer(serializers.Serializer):
     item = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     outcome = serializers.ChoiceField(choices=ItemOutcome.choices)
-    note = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
+    note = NoteField(max_length=500)
 
 
 class FieldCheckSerializer(serializers.Serializer):
@@ -155,7 +176,7 @@ class FieldCheckSerializer(serializers.Serializer):
     lon = serializers.FloatField(min_value=-180, max_value=180, allow_null=True, required=False, default=None)
     accuracy = serializers.FloatField(min_value=0, max_value=1e7, allow_null=True, required=False, default=None)
     position_source = serializers.ChoiceField(choices=["", "gps", "manual"], required=False, default="")
-    note = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    note = NoteField(max_length=2000)
     photos = serializers.ListField(
         child=serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$"), max_length=MAX_PHOTOS, required=False, default=list
     )
