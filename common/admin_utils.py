@@ -147,3 +147,32 @@ def changelist_link(request, model_label: str, wanted: dict) -> dict | None:
     except NoReverseMatch:
         return None
     return {"url": f"{url}?{urlencode(params)}", "complete": len(params) == len(wanted)}
+
+
+# Django names the default permissions in English when it creates them ("Can add enterprise", from the model's
+# untranslated verbose name) and the admin lists that stored name: these say it in the reader's language.
+PERMISSION_ACTIONS = {
+    "add": _("Can add %(model)s"),
+    "change": _("Can change %(model)s"),
+    "delete": _("Can delete %(model)s"),
+    "view": _("Can view %(model)s"),
+}
+
+
+def permission_label(permission) -> str:
+    """``app | model | action`` as Django lists a permission, in the active language (custom ones as stored)."""
+    action = permission.codename.partition("_")[0]
+    model = permission.content_type.model_class()
+    if action not in PERMISSION_ACTIONS or model is None or permission.codename != f"{action}_{model._meta.model_name}":
+        return str(permission)
+    return f"{permission.content_type} | {PERMISSION_ACTIONS[action] % {'model': model._meta.verbose_name}}"
+
+
+class TranslatedPermissionsMixin:
+    """For the user and group admins: their permission pickers list ``permission_label``."""
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and db_field.related_model._meta.label == "auth.Permission":
+            field.label_from_instance = permission_label
+        return field

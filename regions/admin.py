@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from common.admin_utils import RuleVersionAdmin, badge
+from common.admin_utils import RuleVersionAdmin, TranslatedPermissionsMixin, badge
 from common.import_admin import ExportMixin, ImportExportMixin
 
 from .access import manages_staff, staff_grant_problem
@@ -185,3 +188,18 @@ class BureauAdmin(JurisdictionScopedAdmin, SimpleHistoryAdmin):
     search_fields = ("name", "region__name", "region__code")
     list_select_related = ("region",)
     autocomplete_fields = ("region",)
+
+
+# Django's own user and group admins, with their permission pickers in the reader's language.
+class TranslatedUserAdmin(TranslatedPermissionsMixin, UserAdmin):
+    pass
+
+
+class TranslatedGroupAdmin(TranslatedPermissionsMixin, GroupAdmin):
+    pass
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), TranslatedUserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, TranslatedGroupAdmin)
