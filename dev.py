@@ -10,6 +10,7 @@ data command is idempotent. Extra arguments after `test` go to pytest.
 
 import hashlib
 import os
+import secrets
 import subprocess
 import sys
 import venv
@@ -63,8 +64,29 @@ def demo(args):
     manage("run_pipeline")
     if "--no-serve" in args:
         return
+    environment = demo_server_environment()
+    run(PYTHON, "manage.py", "collectstatic", "--no-input", "--verbosity", "0", env=environment)
     print("\nJiaxing QS: open http://127.0.0.1:8000/ (logins above; Ctrl+C stops the server)\n", flush=True)
-    manage("runserver", "127.0.0.1:8000")
+    run(PYTHON, "manage.py", "runserver", "127.0.0.1:8000", env=environment)
+
+
+def demo_server_environment() -> dict[str, str]:
+    """The demo is served as in production, DEBUG off (the site's own error pages, never Django's debug page),
+    but over plain HTTP on this machine, with e-mail printed, codes encoding this address and a secret key made
+    once and kept in var/. Whatever the environment already sets wins."""
+    environment = dict(os.environ)
+    address = "http://127.0.0.1:8000"
+    for name, value in {"DEBUG": "false", "HTTPS": "false", "PUBLIC_BASE_URL": address}.items():
+        environment.setdefault(name, value)
+    environment.setdefault("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    if not environment.get("SECRET_KEY"):
+        key_file = Path(environment.get("JQS_VAR_DIR") or ROOT / "var") / "demo-secret-key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(50), encoding="ascii")
+            key_file.chmod(0o600)
+        environment["SECRET_KEY"] = key_file.read_text(encoding="ascii").strip()
+    return environment
 
 
 def test(args):
