@@ -216,7 +216,11 @@ def pipeline_run_finished(run_id: int | None) -> None:
 
 def run_progress(run_id: int) -> list[dict]:
     """Each stage of a run as far as it has come: state, parts done of all, the workers that ran them."""
-    steps = list(PipelineStep.objects.filter(run_id=run_id).select_related("county"))
+    return steps_progress(PipelineStep.objects.filter(run_id=run_id).select_related("county"))
+
+
+def steps_progress(steps) -> list[dict]:
+    """``run_progress`` of a run's steps already read (with their counties), e.g. prefetched for a list of runs."""
     progress = []
     for stage in STAGES:
         mine = [step for step in steps if step.stage == stage.name]

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from enterprises.models import Enterprise, RiskClass, RiskEventKind, RiskReason, StateChange
 from enterprises.services import enterprises_categorise, enterprises_classify
 from jiaxing_qs.models import PipelineRun, PipelineStep, StepState
-from jiaxing_qs.pipeline import STAGES_BY_NAME, pipeline_run_begin, run_progress, run_stage, run_stage_part, stage_parts
+from jiaxing_qs.pipeline import STAGES, STAGES_BY_NAME, pipeline_run_begin, run_progress, run_stage, run_stage_part, stage_parts
 from jiaxing_qs.tasks import join_pipeline_stage, run_pipeline, run_pipeline_part
 from regions.models import Level
 
@@ -94,6 +94,23 @@ def test_a_recorded_run_shows_each_stage_and_county_part_done(city, region_tree)
     parts = PipelineStep.objects.filter(run=run, stage="categorise_enterprises", county__isnull=False)
     assert sorted(parts.values_list("county__level", flat=True)) == [Level.COUNTY, Level.COUNTY]
     assert all(step.state == StepState.DONE and step.attempts == 1 for step in PipelineStep.objects.filter(run=run))
+
+
+def test_the_admin_lists_runs_with_their_progress_in_as_many_queries_however_many_runs(city, region_tree, admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def listed_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            page = admin_client.get("/admin/jiaxing_qs/pipelinerun/")
+        assert page.status_code == 200 and f"{len(STAGES)}/{len(STAGES)}" in page.content.decode()  # every stage done
+        return len(queries)
+
+    run_pipeline(AS_OF, trigger="test")
+    one_run = listed_queries()
+    for _ in range(3):
+        run_pipeline(AS_OF, trigger="test")
+    assert PipelineRun.objects.count() == 4 and listed_queries() == one_run
 
 
 def test_a_failing_part_is_recorded_as_failed(city, region_tree, monkeypatch):
