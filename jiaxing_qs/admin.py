@@ -1,8 +1,13 @@
-"""The pipeline's runs in the admin: read-only, each run with its stages and county parts (where, when, how)."""
+"""The pipeline's runs in the admin: read-only, each run with its stages and county parts (where, when, how); and
+the beat's schedules (django-celery-beat's admin) in the reader's language."""
 
+from cron_descriptor import Options, get_description
 from django.contrib import admin
 from django.db.models import Prefetch
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
 from regions.admin_scoping import CityWideAdmin
 
@@ -55,3 +60,94 @@ class PipelineRunAdmin(CityWideAdmin, ReadOnly, admin.ModelAdmin):
     @admin.display(description=_("failed parts"))
     def failures(self, run):
         return sum(step.state == StepState.FAILED for step in run.steps.all())
+
+
+# django-celery-beat's schedules in the reader's language: it describes a crontab in English words (cron-descriptor,
+# its dependency, speaks Chinese too) and leaves the task field's label untranslated.
+CRON_LOCALES = {"zh-hans": "zh_CN"}
+
+
+def crontab_in_words(crontab: CrontabSchedule | None) -> str:
+    """A crontab schedule as a sentence in the active language, with its time zone, e.g. 在 02:00 Asia/Shanghai."""
+    if crontab is None:
+        return ""
+    options = Options()
+    options.locale_code = CRON_LOCALES.get(get_language(), "en_US")
+    options.use_24hour_time_format = True
+    fields = (crontab.minute, crontab.hour, crontab.day_of_month, crontab.month_of_year, crontab.day_of_week)
+    try:
+        words = get_description(" ".join(fields), options)
+    except Exception:  # an expression cron-descriptor cannot read: django-celery-beat's own fallback
+        return crontab.human_readable
+    return f"{words} {crontab.timezone}"
+
+
+class TaskNameFilter(admin.AllValuesFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = _("task name")
+
+
+class PeriodicTaskInline(beat_admin.PeriodicTaskInline):
+    """The periodic tasks on a schedule's page, the task field's label translated."""
+
+    fields = ("name", "task_name", "args", "kwargs")
+    readonly_fields = fields
+
+    @admin.display(description=_("task name"))
+    def task_name(self, task):
+        return task.task
+
+
+class CrontabScheduleAdmin(beat_admin.CrontabScheduleAdmin):
+    inlines = [PeriodicTaskInline]
+    list_display = ("__str__", "in_words")
+    fields = ("in_words", "minute", "hour", "day_of_month", "month_of_year", "day_of_week", "timezone")
+    readonly_fields = ("in_words",)
+
+    @admin.display(description=_("in words"))
+    def in_words(self, crontab):
+        return crontab_in_words(crontab)
+
+
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    list_filter = ["enabled", "one_off", ("task", TaskNameFilter), "start_time", "last_run_at"]
+
+    @admin.display(description=_("schedule in words"))
+    def crontab_translation(self, task):
+        return crontab_in_words(task.crontab)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "task" and field is not None:
+            field.label = _("task name")
+        return field
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The page's script shows the chosen crontab in words: give it ours (django-celery-beat's would be English).
+        readable = {crontab.pk: crontab_in_words(crontab) for crontab in CrontabSchedule.objects.all()}
+        context = {**(extra_context or {}), "readable_crontabs": readable}
+        return admin.ModelAdmin.changeform_view(self, request, object_id, form_url, extra_context=context)
+
+
+class IntervalScheduleAdmin(beat_admin.IntervalScheduleAdmin):
+    inlines = [PeriodicTaskInline]
+
+
+class SolarScheduleAdmin(beat_admin.SolarScheduleAdmin):
+    inlines = [PeriodicTaskInline]
+
+
+class ClockedScheduleAdmin(beat_admin.ClockedScheduleAdmin):
+    inlines = [PeriodicTaskInline]
+
+
+for _model, _admin_class in (
+    (CrontabSchedule, CrontabScheduleAdmin),
+    (PeriodicTask, PeriodicTaskAdmin),
+    (IntervalSchedule, IntervalScheduleAdmin),
+    (SolarSchedule, SolarScheduleAdmin),
+    (ClockedSchedule, ClockedScheduleAdmin),
+):
+    admin.site.unregister(_model)
+    admin.site.register(_model, _admin_class)
