@@ -14,6 +14,7 @@ def test_a_missing_page_is_answered_in_the_layout_in_chinese_with_a_way_back(cli
     assert page.status_code == 404
     text = page.content.decode()
     assert "页面不存在" in text and 'class="topbar"' in text
+    assert "<title>页面不存在 · " in text  # the browser's tab and history name the page
     assert reverse("regions:home") in text and "data-back" in text  # static/js/site.js goes back (no inline script)
     assert "Page not found" not in text
 
@@ -36,6 +37,7 @@ def test_a_refused_page_in_english(client_en, inspector):
     client_en.force_login(inspector)
     page = client_en.get(reverse("inspections:dashboard"))
     assert page.status_code == 403 and "You may not open this page" in page.content.decode()
+    assert "<title>You may not open this page · " in page.content.decode()
 
 
 def test_a_bad_request_is_explained():

@@ -112,3 +112,20 @@ def test_settings_refuse_a_database_that_is_neither_sqlite_nor_postgresql(tmp_pa
     result = _import_settings(tmp_path, DATABASE_URL="mysql://root@127.0.0.1/jqs")
     assert result.returncode != 0
     assert "must point at SQLite or PostgreSQL" in result.stderr
+
+
+def test_the_demo_is_served_with_debug_off_over_plain_http_with_a_key_kept_between_starts(tmp_path, monkeypatch):
+    import dev
+
+    for name in ("DEBUG", "HTTPS", "SECRET_KEY", "PUBLIC_BASE_URL", "EMAIL_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JQS_VAR_DIR", str(tmp_path))
+    first, second = dev.demo_server_environment(), dev.demo_server_environment()
+    assert (first["DEBUG"], first["HTTPS"], first["PUBLIC_BASE_URL"]) == ("false", "false", "http://127.0.0.1:8000")
+    assert len(first["SECRET_KEY"]) > 50 and second["SECRET_KEY"] == first["SECRET_KEY"]
+    assert oct((tmp_path / "demo-secret-key").stat().st_mode & 0o777) == "0o600"
+    started = _import_settings(tmp_path, **{name: first[name] for name in ("DEBUG", "HTTPS", "SECRET_KEY")})
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == ["django.db.backends.sqlite3", "False"]
+    monkeypatch.setenv("DEBUG", "true")  # what the environment sets wins
+    assert dev.demo_server_environment()["DEBUG"] == "true"
