@@ -112,6 +112,7 @@ def test_an_unconfirmed_rectification_is_overdue_the_day_after_the_reinspection_
     assert (summary["orders_overdue"], order.overdue_flagged_on, order.status) == (1, day(76), OrderStatus.RECTIFYING)
     event = RiskEvent.objects.get(kind=RiskEventKind.OVERDUE_RECTIFICATION)
     assert (event.enterprise, event.source_ref, event.occurred_on) == (enterprise, f"逾期 {order.number}", day(61))
+    assert event.description == f"{order.number} · {order.product.name}"  # data only: the kind is said in the reader's language
     reinspection = current_reinspection(order)
     assert reinspection.overdue_flagged_on == day(76)  # the overdue re-inspection is reminded about the same day
     assert Notification.objects.filter(dedupe_key__startswith=f"reminder:{reinspection.pk}:").count() == 2
@@ -219,3 +220,26 @@ def test_many_overdue_tasks_take_a_bounded_number_of_queries(town, officers, dja
     with django_assert_max_num_queries(15):
         summary = daily_check(today=day(1))
     assert (summary["tasks_overdue"], summary["reminders"]) == (30, 60)
+
+
+def test_overdue_events_stored_before_lose_the_kind_label_in_front_of_their_description(enterprise):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("enterprises.migrations.0006_overdue_event_description_as_data")
+    kinds_and_texts = [
+        (RiskEventKind.OVERDUE_RECTIFICATION, "逾期未整改: ZG-2026-0001 · 童装"),
+        (RiskEventKind.OVERDUE_RECTIFICATION, "rectification overdue: ZG-2026-0002 · 童装"),
+        (RiskEventKind.NONCONFORMING_SPOT_CHECK, "逾期未整改: 不是此类事件"),
+    ]
+    events = [
+        RiskEvent.objects.create(enterprise=enterprise, kind=kind, occurred_on=day(1), source_ref=f"ref-{n}", description=text)
+        for n, (kind, text) in enumerate(kinds_and_texts)
+    ]
+    migration.drop_label_prefix(apps, None)
+    assert [RiskEvent.objects.get(pk=event.pk).description for event in events] == [
+        "ZG-2026-0001 · 童装",
+        "ZG-2026-0002 · 童装",
+        "逾期未整改: 不是此类事件",
+    ]

@@ -117,20 +117,19 @@ def orders_flag_overdue(*, today: dt.date) -> int:
     if not orders:
         return 0
     _update_with_history(orders, ORDER_OVERDUE_REASON, overdue_flagged_on=today)
-    with translation.override(settings.LANGUAGE_CODE):
-        label = RiskEventKind.OVERDUE_RECTIFICATION.label
-        events = [
-            RiskEvent(
-                enterprise_id=order.enterprise_id,
-                kind=RiskEventKind.OVERDUE_RECTIFICATION,
-                occurred_on=order.rectify_by + dt.timedelta(days=1),
-                source_ref=f"{OVERDUE_PREFIX}{order.number}",
-                product_id=order.product_id,
-                description=f"{label}: {order.number} · {order.product.name}"[:500],
-                is_demo=order.enterprise.is_demo,
-            )
-            for order in orders
-        ]
+    # The description is data only (order and product): the kind says "overdue" in each reader's language.
+    events = [
+        RiskEvent(
+            enterprise_id=order.enterprise_id,
+            kind=RiskEventKind.OVERDUE_RECTIFICATION,
+            occurred_on=order.rectify_by + dt.timedelta(days=1),
+            source_ref=f"{OVERDUE_PREFIX}{order.number}",
+            product_id=order.product_id,
+            description=f"{order.number} · {order.product.name}"[:500],
+            is_demo=order.enterprise.is_demo,
+        )
+        for order in orders
+    ]
     _events_create_with_history(events)
     for enterprise_id in sorted({order.enterprise_id for order in orders}):
         enterprise_outcome_recorded.send(sender=RectificationOrder, enterprise_id=enterprise_id)
