@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/jqs_bench python -m bench.pipeline --enterprises 1000000
     JQS_VAR_DIR=/tmp/bench_sqlite python -m bench.pipeline --enterprises 7000 --json /tmp/bench.json
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/jqs_bench_zj python -m bench.pipeline --province --enterprises 1000000
 
 Runs only on a migrated database that holds nothing but benchmark data (every generated enterprise is named
 ``BENCH-…``). The data is a pure function of ``--enterprises`` (hashes, not random draws), so a second
@@ -40,7 +41,7 @@ from inspections.models import SpotCheckResult  # noqa: E402
 from jiaxing_qs.pipeline import STAGES, run_stage  # noqa: E402
 from products.imports import load_catalogue  # noqa: E402
 from products.models import GradingPolicy, LicenceType, Product  # noqa: E402
-from regions.imports import load_jiaxing  # noqa: E402
+from regions.imports import load_jiaxing, load_province  # noqa: E402
 from regions.models import ColourThresholds, IndexWeights, Level, Region, RegionSnapshot  # noqa: E402
 from regions.periods import period_of  # noqa: E402
 
@@ -120,7 +121,7 @@ class Refused(Exception):
     pass
 
 
-def check_database(enterprises: int, *, fresh: bool) -> bool:
+def check_database(enterprises: int, *, fresh: bool, scope: str = "jiaxing") -> bool:
     """Refuse any database holding data that is not the benchmark's; True when the data must be generated."""
     executor = MigrationExecutor(connection)
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
@@ -134,6 +135,11 @@ def check_database(enterprises: int, *, fresh: bool) -> bool:
     present = Enterprise.objects.count()
     if present and not fresh and present != enterprises:
         raise Refused(f"this database holds benchmark data for {present:,} enterprises, not {enterprises:,}: use --fresh to regenerate")
+    if present and not fresh:
+        outside = Enterprise.objects.exclude(town__code__startswith=SCOPES[scope]["towns_under"]).exists()
+        inside_jiaxing_only = not Enterprise.objects.exclude(town__code__startswith=SCOPES["jiaxing"]["towns_under"]).exists()
+        if outside or (scope == "zhejiang" and inside_jiaxing_only):
+            raise Refused(f"this database holds benchmark data of another scope than {scope}: use --fresh to regenerate")
     if fresh and present:
         flush()
         return True
@@ -169,7 +175,19 @@ def _products() -> list[tuple[int, int, int]]:
     return [(ordinal, pk, int(licence != LicenceType.NONE)) for ordinal, (pk, licence) in enumerate(rows)]
 
 
-def generate(enterprises: int, as_of: dt.date) -> dict[str, float]:
+# Where the enterprises are: Jiaxing's 72 towns, or (--province) every town and street of Zhejiang's 90 counties.
+SCOPES = {
+    "jiaxing": {"load": load_jiaxing, "towns_under": "3304", "name": "嘉兴某制造有限公司", "box": (30.45, 0.65, 120.30, 0.95)},
+    "zhejiang": {
+        "load": lambda: load_province("zhejiang"),
+        "towns_under": "33",
+        "name": "浙江某制造有限公司",
+        "box": (27.05, 4.15, 118.05, 4.90),
+    },
+}
+
+
+def generate(enterprises: int, as_of: dt.date, scope: str = "jiaxing") -> dict[str, float]:
     """Write the synthetic data with a handful of INSERT … SELECT statements; returns seconds per table."""
     timings = {}
 
@@ -179,9 +197,13 @@ def generate(enterprises: int, as_of: dt.date) -> dict[str, float]:
         timings[name] = time.perf_counter() - started
         print(f"  {name}: {timings[name]:.1f} s", flush=True)
 
-    print(f"generating {enterprises:,} enterprises …", flush=True)
-    step("divisions", load_jiaxing)
-    towns = list(Region.objects.filter(level=Level.TOWN, code__startswith="3304").order_by("code").values_list("id", flat=True))
+    where = SCOPES[scope]
+    print(f"generating {enterprises:,} enterprises ({scope}) …", flush=True)
+    step("divisions", where["load"])
+    towns = list(
+        Region.objects.filter(level=Level.TOWN, code__startswith=where["towns_under"]).order_by("code").values_list("id", flat=True)
+    )
+    print(f"  over {len(towns):,} towns", flush=True)
     products: list[tuple[int, int, int]] = []
     step("products", lambda: products.extend(_products()))
     enterprise_table = Enterprise._meta.db_table
@@ -194,7 +216,8 @@ def generate(enterprises: int, as_of: dt.date) -> dict[str, float]:
 
     # Enterprises: ids 1..N; towns skewed (the first towns of the list hold more), 3 % closed. Names and report
     # numbers are zero-padded so that their unique indexes are filled in order (much faster than at random).
-    name = f"'{MARK}' || SUBSTR(CAST(10000000 + s.g AS TEXT), 2) || ' 嘉兴某制造有限公司'"
+    name = f"'{MARK}' || SUBSTR(CAST(10000000 + s.g AS TEXT), 2) || ' {where['name']}'"
+    lat0, lat_span, lon0, lon_span = where["box"]
     town_u = f"CASE WHEN {_u('s.g', 3)} < {_u('s.g', 4)} THEN {_u('s.g', 3)} ELSE {_u('s.g', 4)} END"
     step(
         "enterprises",
@@ -203,7 +226,7 @@ def generate(enterprises: int, as_of: dt.date) -> dict[str, float]:
             f"INSERT INTO {enterprise_table} (id, credit_code, name, address, lat, lon, status, is_demo, risk_class, max_grade, "
             "category, classified_at, town_id) "
             f"SELECT s.g, '91330400' || CAST(1000000000 + s.g AS TEXT), {name}, '', "
-            f"30.45 + {_u('s.g', 1)} / {TWO32}.0 * 0.65, 120.30 + {_u('s.g', 2)} / {TWO32}.0 * 0.95, "
+            f"{lat0} + {_u('s.g', 1)} / {TWO32}.0 * {lat_span}, {lon0} + {_u('s.g', 2)} / {TWO32}.0 * {lon_span}, "
             f"CASE WHEN {_chance('s.g', 5, CLOSED_SHARE)} THEN 'closed' ELSE 'active' END, FALSE, 'non_risk', NULL, NULL, NULL, towns.id "
             f"FROM s JOIN towns ON towns.ord = ({town_u}) * {len(towns)} / {TWO32}"
         ),
@@ -485,6 +508,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enterprises", type=int, default=7000, help="number of synthetic enterprises (default 7000)")
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=DEFAULT_AS_OF, help=f"pipeline date (default {DEFAULT_AS_OF})")
     parser.add_argument("--fresh", action="store_true", help="flush the benchmark data and generate it again")
+    parser.add_argument(
+        "--province",
+        action="store_true",
+        help="load Zhejiang's divisions, spread the enterprises over all its towns (default: Jiaxing's)",
+    )
     parser.add_argument("--no-handwritten", action="store_true", help="skip the hand-written SQL comparison")
     parser.add_argument("--no-floor", action="store_true", help="skip the narrow-table floor (the hand-written SQL on narrow state)")
     parser.add_argument("--runs", type=int, choices=(1, 2), default=2, help="runs of each: 2 = first run and idempotent rerun (default)")
@@ -493,13 +521,14 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     settings.DEBUG = False  # no query log: time what production runs
     period = period_of(options.as_of)
+    scope = "zhejiang" if options.province else "jiaxing"
 
     try:
-        must_generate = check_database(options.enterprises, fresh=options.fresh)
+        must_generate = check_database(options.enterprises, fresh=options.fresh, scope=scope)
     except Refused as refusal:
         print(f"refused: {refusal}", file=sys.stderr)
         return 2
-    generation = generate(options.enterprises, options.as_of) if must_generate else {}
+    generation = generate(options.enterprises, options.as_of, scope) if must_generate else {}
     if not must_generate:
         print(f"reusing the benchmark data already in the database ({options.enterprises:,} enterprises)", flush=True)
     ensure_rules()
@@ -511,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     if not options.no_floor:
         contenders.append(("floor", handwritten_sql.narrow_run_stage))
     measured: dict[str, list[Run]] = {}
-    report = {"as_of": options.as_of.isoformat(), "generation": generation}
+    report = {"as_of": options.as_of.isoformat(), "scope": scope, "generation": generation}
     for repetition in range(options.repeat):
         states = {}
         for name, run in contenders:  # each from the state right after generation

@@ -297,7 +297,7 @@ def categorise_report(*, changed: int) -> dict:
 def towns_place_at_enterprise_centres() -> dict:
     """Towns without a boundary are drawn as a marker: put it at the mean position of their active
     enterprises (towns with an imported boundary keep the label point computed from it)."""
-    centres = (
+    centres = list(
         Enterprise.objects.filter(status=Status.ACTIVE, lat__isnull=False, lon__isnull=False, town__boundary__isnull=True)
         .values("town_id")
         .annotate(lat=Avg("lat"), lon=Avg("lon"))
@@ -310,5 +310,9 @@ def towns_place_at_enterprise_centres() -> dict:
         if (town.label_lat, town.label_lon) != (lat, lon):
             town.label_lat, town.label_lon = lat, lon
             changed.append(town)
-    Region.objects.bulk_update(changed, ["label_lat", "label_lon"], batch_size=500)
+    # An upsert of the rows just read (one statement per batch): bulk_update's CASE per row and field costs
+    # a province's 1,300 towns a quarter of a second of Python on a first run.
+    Region.objects.bulk_create(
+        changed, batch_size=500, update_conflicts=True, unique_fields=["code"], update_fields=["label_lat", "label_lon"]
+    )
     return {"changed": len(changed), "message": _("%(n)d towns placed at the centre of their enterprises") % {"n": len(changed)}}

@@ -190,9 +190,21 @@ def test_pipeline_computes_the_index_of_every_region(city):
 
 
 def test_pipeline_places_towns_without_boundary_at_the_centre_of_their_enterprises(city, region_tree):
+    before = Region.objects.get(pk=region_tree.town_a1.pk)
     run_pipeline(AS_OF)
     town = Region.objects.get(pk=region_tree.town_a1.pk)
     assert (town.label_lat, town.label_lon) == pytest.approx((30.71, 120.72))  # mean of its two placed enterprises
+    # written back as an upsert of the town's row: nothing else of it moves
+    assert (town.code, town.name, town.level, town.parent_id) == (before.code, before.name, before.level, before.parent_id)
+
+
+def test_the_index_written_back_keeps_each_snapshots_colour_and_counts(city):
+    run_pipeline(AS_OF)
+    coloured = {code: (s.colour, s.enterprise_count, s.risk_count, s.reason_counts) for code, s in snapshots().items()}
+    RegionSnapshot.objects.update(index=None)
+    run_pipeline(AS_OF)
+    assert {code: (s.colour, s.enterprise_count, s.risk_count, s.reason_counts) for code, s in snapshots().items()} == coloured
+    assert all(s.index is not None for s in snapshots().values())
 
 
 def test_pipeline_reports_every_stage_in_order(city):
