@@ -12,7 +12,7 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Interval
 from regions.admin_scoping import CityWideAdmin
 
 from .models import PipelineRun, PipelineStep, StepState
-from .pipeline import steps_progress
+from .pipeline import host_label, stage_label, steps_progress
 
 
 class ReadOnly:
@@ -29,9 +29,13 @@ class ReadOnly:
 class PipelineStepInline(ReadOnly, admin.TabularInline):
     model = PipelineStep
     # The summary's message stays out: it is stored in the language of the run (the command prints it).
-    fields = ("stage", "county", "state", "host", "attempts", "started_at", "finished_at", "error")
+    fields = ("stage", "county", "state", "where", "attempts", "started_at", "finished_at", "error")
     readonly_fields = fields
     extra = 0
+
+    @admin.display(description=_("worker"))
+    def where(self, step):
+        return host_label(step.host)
 
 
 @admin.register(PipelineRun)
@@ -49,11 +53,13 @@ class PipelineRunAdmin(CityWideAdmin, ReadOnly, admin.ModelAdmin):
 
     @admin.display(description=_("progress"))
     def progress(self, run):
-        """Stages done of all, then each split stage's counties done, e.g. 4/10 · classify_enterprises 3/7."""
+        """Stages done of all, then each split stage's counties done, e.g. 4/10 · enterprise risk classes 3/7."""
         stages = steps_progress(run.steps.all())
         done = sum(1 for stage in stages if stage["done"] and not stage["running"] and (not stage["split"] or stage["done"] >= run.parts))
         shown = [
-            f"{stage['stage']} {stage['done']}/{run.parts}" for stage in stages if stage["split"] and (stage["done"] or stage["running"])
+            f"{stage_label(stage['stage'])} {stage['done']}/{run.parts}"
+            for stage in stages
+            if stage["split"] and (stage["done"] or stage["running"])
         ]
         return " · ".join([f"{done}/{len(stages)}", *shown])
 

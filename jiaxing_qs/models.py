@@ -22,13 +22,21 @@ class LoginFailures(models.Model):
         return self.key
 
 
+class Trigger(models.TextChoices):
+    """What started a run (stored as these words, shown in the reader's language)."""
+
+    COMMAND = "run_pipeline command", _("the run_pipeline command")
+    RULES_CHANGED = "rules changed", _("rules changed")
+    NIGHTLY = "nightly schedule", _("the nightly schedule")
+
+
 class PipelineRun(models.Model):
     """One run of the three-division pipeline as of a day: its steps show what is done, where and when."""
 
     as_of = models.DateField(_("as of"))
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    trigger = models.CharField(_("started by"), max_length=100, blank=True)
+    trigger = models.CharField(_("started by"), max_length=100, blank=True, choices=Trigger.choices)
     parts = models.PositiveIntegerField(_("county parts per split stage"), default=0)
 
     class Meta:
@@ -38,6 +46,21 @@ class PipelineRun(models.Model):
 
     def __str__(self):
         return f"{self.as_of.isoformat()} · {self.pk}"
+
+
+class StageName(models.TextChoices):
+    """The pipeline's stages in order (jiaxing_qs.pipeline.STAGES runs them), each with what a reader is shown."""
+
+    RECORD_SPOT_CHECK_EVENTS = "record_spot_check_events", _("non-conforming results as risk events")
+    REFRESH_FAILURE_RATES = "refresh_failure_rates", _("products' failure rates")
+    GRADE_PRODUCTS = "grade_products", _("product risk grades")
+    CLASSIFY_ENTERPRISES = "classify_enterprises", _("enterprise risk classes")
+    CATEGORISE_ENTERPRISES = "categorise_enterprises", _("supervision categories")
+    PLACE_TOWNS = "place_towns", _("town positions")
+    COLOUR_REGIONS = "colour_regions", _("region colours")
+    COMPUTE_INDEX = "compute_index", _("quality index")
+    FIT_RISK_MODEL = "fit_risk_model", _("risk score model")
+    SCORE_ENTERPRISES = "score_enterprises", _("enterprise risk scores")
 
 
 class StepState(models.TextChoices):
@@ -51,7 +74,7 @@ class PipelineStep(models.Model):
     delivered again (its worker lost) counts a second attempt on the same row."""
 
     run = models.ForeignKey(PipelineRun, verbose_name=_("pipeline run"), on_delete=models.CASCADE, related_name="steps")
-    stage = models.CharField(_("stage"), max_length=60)
+    stage = models.CharField(_("stage"), max_length=60, choices=StageName.choices)
     county = models.ForeignKey(
         "regions.Region", verbose_name=_("county"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -73,4 +96,4 @@ class PipelineStep(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.stage} · {self.county or '—'}"
+        return f"{self.get_stage_display()} · {self.county or '—'}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from enterprises.models import SupervisionPolicy
 from enterprises.selectors import town_risk_counts
@@ -33,7 +34,7 @@ from enterprises.services import (
 from inspections.scoring.services import enterprises_score, risk_model_fit_monthly
 from inspections.spotchecks.selectors import town_quality_counts
 from inspections.spotchecks.services import products_failure_rates_refresh, risk_events_record_from_spot_checks
-from jiaxing_qs.models import PipelineRun, PipelineStep, StepState
+from jiaxing_qs.models import PipelineRun, PipelineStep, StageName, StepState
 from products.models import GradingPolicy
 from products.services import products_grade
 from regions.models import ColourThresholds, IndexWeights, Level, Region
@@ -95,7 +96,7 @@ def _score_enterprises(as_of: dt.date) -> dict:
 
 @dataclass(frozen=True)
 class Stage:
-    name: str
+    name: StageName  # the identifier in task arguments, stored steps and the benchmark's tables
     run: Callable[..., dict]  # (as_of) → summary; a split stage's also takes county_id (one county's part)
     # A split stage: the summaries of its county parts → the stage's summary (None: the stage runs as one task).
     join: Callable[[dt.date, list[dict]], dict] | None = None
@@ -106,18 +107,30 @@ class Stage:
 
 
 STAGES = (
-    Stage("record_spot_check_events", _record_spot_check_events),
-    Stage("refresh_failure_rates", _refresh_failure_rates),
-    Stage("grade_products", _grade_products),
-    Stage("classify_enterprises", _classify_enterprises, join=_classify_joined),
-    Stage("categorise_enterprises", _categorise_enterprises, join=_categorise_joined),
-    Stage("place_towns", _place_towns),
-    Stage("colour_regions", _colour_regions),
-    Stage("compute_index", _compute_index),
-    Stage("fit_risk_model", _fit_risk_model),
-    Stage("score_enterprises", _score_enterprises),
+    Stage(StageName.RECORD_SPOT_CHECK_EVENTS, _record_spot_check_events),
+    Stage(StageName.REFRESH_FAILURE_RATES, _refresh_failure_rates),
+    Stage(StageName.GRADE_PRODUCTS, _grade_products),
+    Stage(StageName.CLASSIFY_ENTERPRISES, _classify_enterprises, join=_classify_joined),
+    Stage(StageName.CATEGORISE_ENTERPRISES, _categorise_enterprises, join=_categorise_joined),
+    Stage(StageName.PLACE_TOWNS, _place_towns),
+    Stage(StageName.COLOUR_REGIONS, _colour_regions),
+    Stage(StageName.COMPUTE_INDEX, _compute_index),
+    Stage(StageName.FIT_RISK_MODEL, _fit_risk_model),
+    Stage(StageName.SCORE_ENTERPRISES, _score_enterprises),
 )
 STAGES_BY_NAME = {stage.name: stage for stage in STAGES}
+
+# Where a step ran when no broker is configured (stored as the step's host; hosts are otherwise worker names).
+IN_PROCESS = "in-process"
+
+
+def stage_label(name: str) -> str:
+    """A stage as a reader is shown it; a stage no longer in the pipeline (an old run's step) by its identifier."""
+    return str(StageName(name).label) if name in StageName.values else name
+
+
+def host_label(host: str) -> str:
+    return str(_("in-process")) if host == IN_PROCESS else host
 
 
 def run_stage(name: str, as_of: dt.date) -> dict:

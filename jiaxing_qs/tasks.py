@@ -12,9 +12,12 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from .models import Trigger
 from .pipeline import (
+    IN_PROCESS,
     STAGES,
     enterprise_feedback,
+    host_label,
     join_stage,
     parts_done,
     pipeline_run_begin,
@@ -43,7 +46,7 @@ STAGE_TASK = {
 
 
 def _host(task) -> str:
-    return "in-process" if task.request.is_eager else task.request.hostname or "?"
+    return IN_PROCESS if task.request.is_eager else task.request.hostname or "?"
 
 
 @contextmanager
@@ -64,7 +67,7 @@ def run_pipeline_stage(self, report: list, stage: str, as_of: str, run_id: int |
     with _step(run_id, stage, None, _host(self)) as outcome:
         summary = run_stage(stage, dt.date.fromisoformat(as_of))
         outcome.append(summary)
-    return [*report, {**summary, "ran_on": _host(self)}]
+    return [*report, {**summary, "ran_on": host_label(_host(self))}]
 
 
 @shared_task(bind=True, **STAGE_TASK)
@@ -96,7 +99,7 @@ def join_pipeline_stage(self, parts: list, stage: str, as_of: str, counties: lis
         summary = join_stage(stage, dt.date.fromisoformat(as_of), summaries)
         outcome.append(summary)
     hosts = Counter(part["ran_on"] for part in parts)
-    ran_on = ", ".join(f"{host} ×{count}" for host, count in sorted(hosts.items()))
+    ran_on = ", ".join(f"{host_label(host)} ×{count}" for host, count in sorted(hosts.items()))
     return [*report, {**summary, "parts": len(counties), "ran_on": ran_on}]
 
 
@@ -138,13 +141,13 @@ def pipeline_start(as_of: dt.date | None = None, *, trigger: str = ""):
 def enqueue_pipeline(as_of: dt.date | None = None) -> None:
     """Queue the whole pipeline once the current transaction commits (never on rolled-back data)."""
     day = as_of or timezone.localdate()
-    transaction.on_commit(lambda: pipeline_start(day, trigger="rules changed"))
+    transaction.on_commit(lambda: pipeline_start(day, trigger=Trigger.RULES_CHANGED))
 
 
 @shared_task(name="jiaxing_qs.tasks.nightly_pipeline", acks_late=True)
 def nightly_pipeline() -> int:
     """The scheduled nightly run (django-celery-beat): starts the pipeline as of today and returns its run."""
-    run, _result = pipeline_start(timezone.localdate(), trigger="nightly schedule")
+    run, _result = pipeline_start(timezone.localdate(), trigger=Trigger.NIGHTLY)
     return run.pk
 
 

@@ -53,11 +53,13 @@ def test_run_pipeline_speaks_the_site_language_and_the_active_one(jiaxing):
     call_command("run_pipeline", "--as-of", "2026-06-30", stdout=out)
     printed = out.getvalue()
     assert "按 2026-06-30 运行系统计算（本进程内）" in printed and "个区域颜色变化" in printed
-    assert not re.search(r"\b(?:regions|enterprises|products|changed|computed)\b", printed)
+    assert "  区域着色: " in printed and "[本进程内 ×" in printed  # stages and where they ran named in Chinese too
+    assert not re.search(r"[A-Za-z]{3,}", printed), printed  # no stage identifier, no "in-process"
     out = StringIO()
     with translation.override("en"):
         call_command("run_pipeline", "--as-of", "2026-06-30", stdout=out)
     assert "Pipeline as of 2026-06-30 (in-process)" in out.getvalue() and not re.search(r"[\u3400-\u9fff]", out.getvalue())
+    assert "  region colours: " in out.getvalue() and "[in-process ×" in out.getvalue()
 
 
 # --- No language leftovers: the pages and the admin in English show no Chinese but names and data, and the Chinese

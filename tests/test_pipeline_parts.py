@@ -6,11 +6,12 @@ from io import StringIO
 
 import pytest
 from celery.exceptions import Retry
+from django.conf import settings
 from django.core.management import call_command
 
 from enterprises.models import Enterprise, RiskClass, RiskEventKind, RiskReason, StateChange
 from enterprises.services import enterprises_categorise, enterprises_classify
-from jiaxing_qs.models import PipelineRun, PipelineStep, StepState
+from jiaxing_qs.models import PipelineRun, PipelineStep, StepState, Trigger
 from jiaxing_qs.pipeline import STAGES, STAGES_BY_NAME, pipeline_run_begin, run_progress, run_stage, run_stage_part, stage_parts
 from jiaxing_qs.tasks import join_pipeline_stage, run_pipeline, run_pipeline_part
 from regions.models import Level
@@ -130,7 +131,7 @@ def test_the_command_says_how_the_split_stages_were_shared_out(city):
     RiskEventFactory(enterprise=city["b1_0"], kind=RiskEventKind.PENALTY, occurred_on=dt.date(2026, 6, 1))
     out = StringIO()
     call_command("run_pipeline", "--as-of", AS_OF.isoformat(), stdout=out)
-    assert "classify_enterprises: 5 enterprises became risk" in out.getvalue()
+    assert "enterprise risk classes: 5 enterprises became risk" in out.getvalue()
     assert "(2 counties)  [in-process ×2]" in out.getvalue()
 
 
@@ -141,10 +142,23 @@ def test_the_unsplit_rules_still_serve_the_feedback_of_one_enterprise(city):
 
 
 def test_the_admin_shows_each_run_with_its_stages_and_county_parts(city, admin_client):
-    run_pipeline(AS_OF, trigger="nightly schedule")
+    run_pipeline(AS_OF, trigger=Trigger.NIGHTLY)
     run = PipelineRun.objects.get()
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     listing = admin_client.get("/admin/jiaxing_qs/pipelinerun/").content.decode()
-    assert "10/10 · classify_enterprises 2/2 · categorise_enterprises 2/2" in listing
+    assert "10/10 · enterprise risk classes 2/2 · supervision categories 2/2" in listing and "the nightly schedule" in listing
     page = admin_client.get(f"/admin/jiaxing_qs/pipelinerun/{run.pk}/change/").content.decode()
-    assert "甲区" in page and "乙县" in page and "in-process" in page
+    assert "甲区" in page and "乙县" in page and "in-process" in page and "region colours" in page
     assert admin_client.post("/admin/jiaxing_qs/pipelinerun/add/").status_code == 403
+
+
+def test_the_chinese_admin_names_stages_triggers_and_hosts_in_chinese(city, admin_client):
+    """Stored as identifiers (task arguments, the benchmark's tables), shown in the reader's language."""
+    run_pipeline(AS_OF, trigger=Trigger.COMMAND)
+    run = PipelineRun.objects.get()
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    listing = admin_client.get("/admin/jiaxing_qs/pipelinerun/").content.decode()
+    assert "企业风险分类 2/2 · 监管类别 2/2" in listing and "run_pipeline 命令" in listing
+    page = admin_client.get(f"/admin/jiaxing_qs/pipelinerun/{run.pk}/change/").content.decode()
+    assert "区域着色" in page and "本进程内" in page
+    assert not any(stage.name in page for stage in STAGES) and "in-process" not in page

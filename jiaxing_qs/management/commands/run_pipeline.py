@@ -8,7 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from jiaxing_qs.pipeline import month_ends_before, run_progress
+from jiaxing_qs.models import Trigger
+from jiaxing_qs.pipeline import host_label, month_ends_before, run_progress, stage_label
 from jiaxing_qs.tasks import pipeline_start
 
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         where = _("in-process") if settings.CELERY_TASK_ALWAYS_EAGER else _("on the Celery workers")
         for day in [*month_ends_before(as_of, backfill_months), as_of]:
             self.stdout.write(self.style.MIGRATE_HEADING(_("Pipeline as of %(day)s (%(where)s)") % {"day": day, "where": where}))
-            run, result = pipeline_start(day, trigger="run_pipeline command")
+            run, result = pipeline_start(day, trigger=Trigger.COMMAND)
             try:
                 self._follow(run.pk, result, timeout)
                 report = result.get(timeout=timeout, disable_sync_subtasks=False)
@@ -43,7 +44,7 @@ class Command(BaseCommand):
                 shared = (
                     ngettext(" (%(n)d county)", " (%(n)d counties)", stage["parts"]) % {"n": stage["parts"]} if "parts" in stage else ""
                 )
-                self.stdout.write(f"  {stage['stage']}: {stage['message']}{shared}  [{stage['ran_on']}]")
+                self.stdout.write(f"  {stage_label(stage['stage'])}: {stage['message']}{shared}  [{stage['ran_on']}]")
 
     def _follow(self, run_id: int, result, timeout: float) -> None:
         """While the workers run it, a line each time a stage has more parts done (eager runs are already done)."""
@@ -60,5 +61,7 @@ class Command(BaseCommand):
                     )
                     failed = _(", %(n)d failed (retried)") % {"n": stage["failed"]} if stage["failed"] else ""
                     done = _("%(n)d done") % {"n": stage["done"]}
-                    self.stdout.write(f"    … {stage['stage']}: {done}{running}{failed} [{', '.join(stage['hosts'])}]")
+                    self.stdout.write(
+                        f"    … {stage_label(stage['stage'])}: {done}{running}{failed} [{', '.join(map(host_label, stage['hosts']))}]"
+                    )
             time.sleep(1)
