@@ -42,15 +42,22 @@ def enterprises_within(jurisdiction) -> "models.QuerySet[Enterprise]":
     return queryset
 
 
-def key_enterprises(region, *, limit: int = 10) -> tuple[list[Enterprise], int]:
-    """重点监管企业 of a region (tightened first, then routine): the first ``limit`` and how many in all."""
+def key_supervised_in(region):
+    """重点监管企业 of a region, active, tightened first, then risk enterprises first, then by name (with their
+    town and county, without boundaries): the map panel's list and the full list page."""
     queryset = (
         enterprises_within(region)
         .filter(status=Status.ACTIVE, category__in=KEY_SUPERVISED)
-        .select_related("town")
-        .order_by(Case(When(category=Category.TIGHTENED, then=0), default=1), "-risk_class", "name")
+        .select_related("town__parent")
+        .order_by(Case(When(category=Category.TIGHTENED, then=0), default=1), "-risk_class", "name", "id")
     )
-    return list(without_boundaries(queryset, "town")[:limit]), queryset.count()
+    return without_boundaries(queryset, "town", "town__parent")
+
+
+def key_enterprises(region, *, limit: int = 10) -> tuple[list[Enterprise], int]:
+    """The first ``limit`` of ``key_supervised_in(region)`` and how many in all."""
+    queryset = key_supervised_in(region)
+    return list(queryset[:limit]), queryset.count()
 
 
 def priority_markers(jurisdiction, *, bbox: tuple[float, float, float, float] | None, limit: int = 5000) -> dict:

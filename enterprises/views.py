@@ -1,11 +1,16 @@
+from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, render
 
 from common.signals import enterprise_page_sections
 from regions.access import ALL_STAFF, role_required
+from regions.models import Region
+from regions.selectors import within, without_boundaries
 
 from .models import Enterprise, EnterpriseProduct, RiskEvent
-from .selectors import enterprises_within
+from .selectors import enterprises_within, key_supervised_in
+
+PAGE_SIZE = 50
 
 
 @role_required(*ALL_STAFF)
@@ -35,3 +40,11 @@ def enterprise_detail(request, pk):
         "sections": sections,
     }
     return render(request, "enterprises/enterprise_detail.html", context)
+
+
+@role_required(*ALL_STAFF)
+def key_supervised_list(request, code):
+    """Every 重点监管企业 of a region of the user's jurisdiction, as the map panel orders its first ten."""
+    region = get_object_or_404(without_boundaries(Region.objects.filter(within(request.jurisdiction)), ""), code=code)
+    page = Paginator(key_supervised_in(region), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "enterprises/key_supervised_list.html", {"region": region, "page": page})

@@ -130,6 +130,7 @@ MATRIX: dict[str, Page] = {
     "regions:map": Page(None, {"GET": staff()}),
     "enterprises:detail": Page("enterprise", {"GET": staff_record()}),
     "enterprises:code-svg": Page("enterprise", {"GET": staff_record()}),
+    "enterprises:key-list": Page("county", {"GET": staff_record()}),  # the map panel's full list of a region
     "enterprises:code-png": Page("enterprise", {"GET": staff_record()}),
     "enterprises:code-card": Page("enterprise", {"GET": staff_record()}),
     # Supervisors and administrators only; the role is checked before the method.
@@ -239,6 +240,8 @@ class Side:
     def kwargs(self, record: str) -> dict:
         if record == "token":
             return {"token": self.token}
+        if record == "county":
+            return {"code": self.enterprise.town.parent.code}
         return {"pk": getattr(self, record).pk}
 
 

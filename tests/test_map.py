@@ -3,12 +3,13 @@
 import datetime as dt
 import gzip
 import json
+import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from enterprises.models import Category, RiskEventKind
+from enterprises.models import KEY_SUPERVISED, Category, Enterprise, RiskEventKind, Status
 from jiaxing_qs.tasks import run_pipeline
 from regions.models import Colour
 
@@ -185,3 +186,41 @@ def test_map_reports_the_thresholds_its_period_was_coloured_with(client, coloure
     collection = client.get(MAP_URL).json()
     assert collection["thresholds"]["red_from"] == 35.0
     assert features_by_code(client.get(MAP_URL))[coloured.county_a.code]["properties"]["colour"] == Colour.ORANGE  # 30 % < 35 %
+
+
+def test_the_panels_key_list_leads_to_every_key_supervised_enterprise_of_the_region(client, coloured, supervisor, monkeypatch):
+    """The panel shows the first ten and the total; its link lists them all, in the panel's order, page by page."""
+    made = populate(coloured.town_a2, enterprises=12, risk=0, lat=30.9)
+    Enterprise.objects.filter(pk__in=[e.pk for e in made[:5]]).update(category=Category.TIGHTENED)
+    Enterprise.objects.filter(pk__in=[e.pk for e in made[5:]]).update(category=Category.ROUTINE)
+    Enterprise.objects.filter(town=coloured.town_a1, risk_class="risk").update(category=Category.TIGHTENED)  # 3 risk ones
+    client.force_login(supervisor)
+    panel = client.get(f"/api/regions/{coloured.county_a.code}/panel/").json()
+    key = Enterprise.objects.filter(town__parent=coloured.county_a, status=Status.ACTIVE, category__in=KEY_SUPERVISED)
+    assert panel["key_total"] == key.count() == 15 and len(panel["key_enterprises"]) == 10
+    page = client.get(panel["key_list_url"])
+    assert page.status_code == 200
+    listed = [int(pk) for pk in re.findall(r'data-enterprise="(\d+)"', page.content.decode())]
+    assert listed[:10] == [e["id"] for e in panel["key_enterprises"]] and sorted(listed) == sorted(key.values_list("pk", flat=True))
+    monkeypatch.setattr("enterprises.views.PAGE_SIZE", 10)
+    second = client.get(panel["key_list_url"], {"page": 2}).content.decode()
+    assert [int(pk) for pk in re.findall(r'data-enterprise="(\d+)"', second)] == listed[10:]
+
+
+def test_the_key_list_reads_a_page_in_as_many_queries_however_many_enterprises(client, coloured, supervisor):
+    client.force_login(supervisor)
+    url = f"/enterprises/key-supervised/{coloured.county_a.code}/"
+    Enterprise.objects.filter(pk=Enterprise.objects.filter(town=coloured.town_a1).first().pk).update(category=Category.ROUTINE)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    made = populate(coloured.town_a2, enterprises=20, risk=0, lat=30.9)
+    Enterprise.objects.filter(pk__in=[e.pk for e in made]).update(category=Category.ROUTINE)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(url).content.decode()
+    assert len(re.findall(r"data-enterprise=", page)) == 21 and len(many) == len(few)
+
+
+def test_the_key_list_of_a_region_outside_the_jurisdiction_is_not_found(client, coloured, supervisor):
+    client.force_login(supervisor)
+    assert client.get(f"/enterprises/key-supervised/{coloured.county_b.code}/").status_code == 404
+    assert client.get("/enterprises/key-supervised/999999/").status_code == 404

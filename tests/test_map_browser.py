@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from enterprises.models import RiskEventKind
+from enterprises.models import Category, Enterprise, RiskClass, RiskEventKind
 from jiaxing_qs.tasks import run_pipeline
 from regions.models import Region, Role
 
 from .clock import TEST_TODAY
 from .factories import EnterpriseFactory, RiskEventFactory, StaffProfileFactory, UserFactory
 from .services import require_browser
+from .test_check_browser import until
 
 AS_OF = TEST_TODAY
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -143,3 +144,31 @@ def test_the_browser_keeps_a_map_ticket_scripts_cannot_read_and_the_map_data_com
     page.wait_for_url(f"{live_server.url}/accounts/login/")
     after = page.request.get(f"{live_server.url}/api/regions/map/?level=county")
     assert after.status in (401, 403) and after.headers.get("x-map-cache") is None
+
+
+def test_the_priorities_layer_explains_its_own_marks_over_regions_not_coloured_by_risk(page, live_server, coloured_jiaxing):
+    """On 重点 the colours on the screen are the enterprises' code colours only: grey regions, squares in the
+    code colour, clusters in the accent colour, and a legend saying so (the risk legend is hidden)."""
+    Enterprise.objects.filter(risk_class=RiskClass.RISK).update(category=Category.TIGHTENED)
+    Enterprise.objects.filter(risk_class=RiskClass.NON_RISK, town__parent__code="330402").update(category=Category.ROUTINE)
+    key = Enterprise.objects.filter(category__in=(Category.TIGHTENED, Category.ROUTINE)).count()
+    StaffProfileFactory(user=UserFactory(username="city_supervisor"), role=Role.SUPERVISOR, jurisdiction=coloured_jiaxing)
+    log_in(page, live_server, "city_supervisor")
+    page.wait_for_selector("#map[data-loaded=county]")
+    assert page.is_visible("#legend") and not page.is_visible("#legend-priorities")
+
+    page.check("input[name=layer][value=priorities]")
+    page.wait_for_selector(".leaflet-marker-icon.priority-cluster")
+    assert not page.is_visible("#legend") and page.is_visible("#legend-priorities")
+    fills = set(page.eval_on_selector_all("path.region", "paths => paths.map(p => p.getAttribute('fill'))"))
+    assert fills.isdisjoint(FILL.values()), fills
+    # every key-supervised enterprise once, alone or in a cluster (once the clusters have settled after their animation)
+    shown = """document.querySelectorAll('.leaflet-marker-icon.priority-marker').length +
+        [...document.querySelectorAll('.leaflet-marker-icon.priority-cluster')].reduce((n, c) => n + Number(c.textContent), 0)"""
+    until(page, f"({shown}) === {key}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map-priorities.png"))
+
+    page.check("input[name=layer][value=risk]")
+    assert page.is_visible("#legend") and not page.is_visible("#legend-priorities")
+    assert set(page.eval_on_selector_all("path.region", "paths => paths.map(p => p.getAttribute('fill'))")) <= set(FILL.values())

@@ -91,6 +91,7 @@ class RegionPanelView(APIView):
                     for enterprise in enterprises
                 ],
                 "key_total": key_total,
+                "key_list_url": reverse("enterprises:key-list", args=[region.code]),
                 "trend": [
                     {
                         "period": f"{item.period:%Y-%m}",

@@ -6,8 +6,6 @@
   var css = window.getComputedStyle(document.documentElement);
   function cssColour(name) { return css.getPropertyValue("--" + name).trim(); }
   var COLOURS = { red: cssColour("red"), orange: cssColour("orange"), yellow: cssColour("yellow"), green: cssColour("green"), too_few: "url(#hatch)" };
-  var CATEGORY_COLOURS = {};
-  ["tightened", "routine", "responsibility", "credit"].forEach(function (c) { CATEGORY_COLOURS[c] = cssColour("category-" + c); });
   var gettext = window.gettext || function (s) { return s; };
   var interpolate = window.interpolate || function (f, o) { return f.replace(/%\((\w+)\)s/g, function (m, k) { return o[k]; }); };
   var settings = JSON.parse(document.getElementById("map-settings").textContent);
@@ -31,7 +29,16 @@
   controls.level.value = state.level;
   var regionLayer = null;
   var outlineLayer = null;  // county outlines under the town markers, for orientation
-  var priorityLayer = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45 });
+  // The priorities layer's own marks: the enterprise's code colour (一码) in a square, clusters in the accent
+  // colour, over grey regions, so that no risk colour on the screen means two things (its legend says so).
+  var priorityLayer = L.markerClusterGroup({
+    showCoverageOnHover: false, maxClusterRadius: 45,
+    iconCreateFunction: function (cluster) {
+      var n = cluster.getChildCount(), size = n < 10 ? 30 : n < 100 ? 36 : 44;
+      return L.divIcon({ html: "<span>" + n + "</span>", className: "priority-cluster", iconSize: L.point(size, size) });
+    },
+  });
+  var NEUTRAL_FILL = "#eef1f4";
   var request = 0;
 
   function escapeHtml(text) {
@@ -86,12 +93,18 @@
 
   function styleFor(feature) {
     var p = feature.properties;
-    var fill = state.layer === "overview" ? overviewFill(p.enterprise_count) : COLOURS[p.colour] || COLOURS.too_few;
+    var fill = state.layer === "overview" ? overviewFill(p.enterprise_count)
+      : state.layer === "priorities" ? NEUTRAL_FILL : COLOURS[p.colour] || COLOURS.too_few;
     return {
       color: "#444", weight: p.code === state.selected ? 3 : 1, opacity: 1,
-      fillColor: fill, fillOpacity: state.layer === "priorities" ? 0.35 : 0.8,
+      fillColor: fill, fillOpacity: state.layer === "priorities" ? 0.6 : 0.8,
       className: "region region-" + p.code + " colour-" + p.colour,
     };
+  }
+
+  function showLegend(layer) {
+    // Each layer explains its own colours: risk shares, enterprise counts, or the key enterprises' marks.
+    document.querySelectorAll("[data-legend]").forEach(function (node) { node.hidden = node.dataset.legend !== layer; });
   }
 
   function tooltipFor(p) {
@@ -180,8 +193,9 @@
     getJSON("/api/enterprises/priorities/?bbox=" + bbox).then(function (data) {
       priorityLayer.clearLayers();
       data.markers.forEach(function (m) {
-        var marker = L.circleMarker([m.lat, m.lon], {
-          radius: 6, color: "#222", weight: 1, fillColor: CATEGORY_COLOURS[m.category], fillOpacity: 1,
+        var marker = L.marker([m.lat, m.lon], {
+          icon: L.divIcon({ className: "priority-marker category-" + m.category, iconSize: L.point(14, 14) }),
+          title: m.name + " · " + m.category_label,
         });
         marker.bindPopup('<a href="' + m.url + '">' + escapeHtml(m.name) + "</a><br>" + escapeHtml(m.category_label));
         priorityLayer.addLayer(marker);
@@ -246,7 +260,7 @@
     var badge = d.colour ? '<span class="badge ' + d.colour + '">' + escapeHtml(d.colour_label) + "</span>" : "";
     var reasons = d.top_reasons.map(function (r) { return "<li>" + escapeHtml(r.label) + " <b>" + r.count + "</b></li>"; }).join("");
     var key = d.key_enterprises.map(function (e) {
-      return '<li><i class="dot" style="background:' + CATEGORY_COLOURS[e.category] + '"></i><a href="' + e.url + '">' + escapeHtml(e.name) +
+      return '<li><i class="priority-marker small category-' + e.category + '"></i><a href="' + e.url + '">' + escapeHtml(e.name) +
         "</a> <small>" + escapeHtml(e.town) + " · " + escapeHtml(e.category_label) + "</small></li>";
     }).join("");
     var index = d.index == null ? "—" : d.index.toFixed(1);
@@ -259,6 +273,8 @@
       (reasons ? "<h3>" + gettext("Commonest risk reasons") + "</h3><ul class=\"reasons\">" + reasons + "</ul>" : "") +
       '<div id="panel-orders" data-testid="panel-orders"></div>' +
       "<h3>" + gettext("Key-supervised enterprises") + " (" + d.key_total + ")</h3>" + (key ? '<ul class="key">' + key + "</ul>" : "<p>—</p>") +
+      (d.key_total > d.key_enterprises.length ? '<p><a data-testid="key-list-link" href="' + escapeHtml(d.key_list_url) + '">' +
+        interpolate(gettext("All %(n)s key-supervised enterprises"), { n: d.key_total }, true) + " →</a></p>" : "") +
       "<h3>" + gettext("Trend") + " <small>" + (d.trend.length ? d.trend[0].period + " – " + d.trend[d.trend.length - 1].period : "") + "</small></h3>" +
       "<p class=\"chart-label\">" + gettext("Share of risk enterprises") + "</p>" + sparkline(d.trend) +
       "<p class=\"chart-label\">" + gettext("Quality-safety index") + "</p>" + indexChart(d.trend);
@@ -304,6 +320,7 @@
     var name = event.target.name;
     state[name] = event.target.value;
     if (name === "layer") {
+      showLegend(state.layer);
       if (regionLayer) {
         regionLayer.eachLayer(function (layer) {
           layer.setStyle(styleFor(layer.feature));
@@ -323,6 +340,7 @@
   map.on("moveend", function () { if (state.layer === "priorities") { loadPriorities(); } });
   window.addEventListener("resize", function () { map.invalidateSize(); });
 
+  showLegend(state.layer);
   loadRegions();
   if (settings.topRegion) { renderCards(settings.topRegion); }
   window.jqsMap = { map: map, select: select, state: state, zoomInto: zoomInto };
