@@ -177,6 +177,15 @@ def unsent(notifications):
     )
 
 
+def left_unqueued(*, older_than: dt.timedelta):
+    """Notifications still pending longer than ``older_than`` after they were made, or claimed by a worker that
+    died mid-send: their send task never reached a worker, or was lost with it. Failed ones are not among them:
+    their own task retries them with back-off, and after its last retry a supervisor sends them again."""
+    cutoff = timezone.now() - older_than
+    waiting = unsent(Notification.objects.exclude(status=NotificationStatus.FAILED))
+    return waiting.filter(Q(status=NotificationStatus.SENDING) | Q(created_at__lt=cutoff))
+
+
 def notification_send(*, notification_id: int) -> str:
     """Send one notification through its channel; mark it sent, or count the failed attempt and re-raise.
 

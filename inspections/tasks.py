@@ -6,7 +6,8 @@ from celery import shared_task
 from django.conf import settings
 
 from .models import Channel, Notification, NotificationStatus
-from .notifications import NotificationError, notification_delivery_check, notification_send
+from .notifications import NotificationError, left_unqueued, notification_delivery_check, notification_send
+from .planning.selectors import plans_awaiting_dispatch
 from .planning.services import plan_dispatch
 from .rectification.daily import daily_check as run_daily_check
 
@@ -57,3 +58,18 @@ def check_notification_delivery(self, notification_id: int) -> str:
 def daily_check(today: str | None = None) -> dict:
     """The daily beat job: flag overdue tasks and rectifications, remind, escalate (idempotent; inspections.daily)."""
     return run_daily_check(today=dt.date.fromisoformat(today) if today else None)
+
+
+@shared_task(name="inspections.tasks.requeue_unqueued", time_limit=300, soft_time_limit=280)
+def requeue_unqueued() -> dict:
+    """The beat's sweep, every few minutes: queue again the dispatches and notifications whose message never
+    reached a worker (the broker was down when they were queued: common.queue logs and leaves them) or was lost
+    with a dead worker. Both tasks are idempotent: a plan is dispatched once, a notification sent once."""
+    older_than = dt.timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
+    plans = plans_awaiting_dispatch(older_than=older_than)
+    for plan_id in plans:
+        dispatch_plan.delay(plan_id)
+    notifications = list(left_unqueued(older_than=older_than).order_by("pk").values_list("pk", flat=True)[:2000])
+    for notification_id in notifications:
+        send_notification.delay(notification_id)
+    return {"plans": len(plans), "notifications": len(notifications)}

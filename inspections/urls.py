@@ -23,6 +23,7 @@ urlpatterns = [
     path("plans/new/", plan_views.plan_new, name="plan-new"),
     path("plans/<int:pk>/", plan_views.plan_detail, name="plan-detail"),
     path("plans/<int:pk>/approve/", plan_views.plan_approve_view, name="plan-approve"),
+    path("plans/<int:pk>/notifications/resend/", plan_views.plan_notifications_resend_view, name="plan-notifications-resend"),
     path("public/plans/<int:pk>/", public_views.public_plan, name="public-plan"),
     path("public/plans/<int:pk>/population.csv", public_views.public_plan_population, name="public-plan-population"),
     path("orders/", order_views.order_list, name="order-list"),

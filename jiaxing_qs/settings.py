@@ -139,6 +139,9 @@ CELERY_TASK_ACKS_LATE = True
 # most, however many results arrive (jiaxing_qs.tasks.enqueue_recolour). Workers share the gate through
 # CACHE_URL.
 FEEDBACK_RECOLOUR_DELAY = envint("FEEDBACK_RECOLOUR_DELAY", 30)
+# Work whose message never reached the broker (Redis down when it was queued) is queued again by the beat's sweep
+# (inspections.tasks.requeue_unqueued) once it has waited this many seconds.
+REQUEUE_AFTER_SECONDS = envint("REQUEUE_AFTER_SECONDS", 300)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -146,6 +146,7 @@ MATRIX: dict[str, Page] = {
     "inspections:plan-detail": Page("plan", {"GET": planners_record(200)}),
     # The method is checked first; approving a dispatched plan is refused with a message on the plan's page.
     "inspections:plan-approve": Page("plan", {"GET": everyone(405), "POST": planners_record(MOVED)}),
+    "inspections:plan-notifications-resend": Page("plan", {"GET": everyone(405), "POST": planners_record(MOVED)}),
     "inspections:public-plan": Page("plan", {"GET": everyone(200)}, public=True),  # 一公开
     "inspections:public-plan-population": Page("plan", {"GET": everyone(200)}, public=True),  # what the draw was run on
     # 整改通知: the jurisdiction's orders (another county's are not listed: the leak check below), and their export.

@@ -2,7 +2,6 @@
 the access token another process stored (one gettoken for every process), sends one work notification per officer
 and task to the local DingTalk server, records DingTalk's task_id and checks each delivery afterwards."""
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -10,17 +9,13 @@ import uuid
 
 import pytest
 
-from enterprises.models import Category
 from inspections import dingtalk
 from inspections.models import Channel, Notification, NotificationSetting, NotificationStatus
-from inspections.planning.services import plan_create
-from regions.models import Role
 
 from .dingtalk_server import DingTalkServer
-from .factories import EnterpriseFactory, StaffProfileFactory, UserFactory
 from .services import require_postgres, require_redis, shared_database_url
 from .test_celery_integration import ROOT, start_worker, wait_until_ready
-from .test_dispatch_celery import APPROVE, wait_for
+from .test_dispatch_celery import APPROVE, county_plan, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.real_clock, pytest.mark.django_db(transaction=True)]
 
@@ -33,20 +28,8 @@ def test_a_worker_sends_the_work_notifications_with_the_shared_token_once_each_a
     broker = require_redis()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     county = region_tree.county_a
-    chief = StaffProfileFactory(user=UserFactory(username="chief"), role=Role.SUPERVISOR, jurisdiction=county).user
     userids = [f"ding-officer-{i}" for i in range(4)]
-    for i, userid in enumerate(userids):
-        StaffProfileFactory(user=UserFactory(username=f"officer{i}"), role=Role.INSPECTOR, jurisdiction=county, dingtalk_userid=userid)
-    for _ in range(5):
-        EnterpriseFactory(town=region_tree.town_a1, category=Category.TIGHTENED)
-    plan = plan_create(
-        name="2026 年度监督抽查",
-        scope=county,
-        period_start=dt.date(2026, 1, 1),
-        period_end=dt.date(2026, 12, 31),
-        batch_budget=10,
-        created_by=chief,
-    )
+    plan = county_plan(region_tree, dingtalk_userids=userids)
     setting = NotificationSetting.objects.create(bureau=county, channel=Channel.DINGTALK_APP, **APP)
 
     with DingTalkServer(

@@ -44,17 +44,16 @@ def wait_for(condition, seconds: float) -> bool:
     return condition()
 
 
-def test_an_approved_plan_is_dispatched_by_a_worker_and_every_officer_gets_a_signed_message(region_tree, settings, tmp_path):
-    require_postgres()
-    broker = require_redis()
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def county_plan(region_tree, dingtalk_userids=("",) * 4):
+    """A draft plan of county A drawing its five tightened enterprises, staffed from four officers (two per task:
+    ten messages), made by its supervisor "chief" (whom APPROVE approves as)."""
     county = region_tree.county_a
     chief = StaffProfileFactory(user=UserFactory(username="chief"), role=Role.SUPERVISOR, jurisdiction=county).user
-    for i in range(4):
-        StaffProfileFactory(user=UserFactory(username=f"officer{i}"), role=Role.INSPECTOR, jurisdiction=county)
+    for i, userid in enumerate(dingtalk_userids):
+        StaffProfileFactory(user=UserFactory(username=f"officer{i}"), role=Role.INSPECTOR, jurisdiction=county, dingtalk_userid=userid)
     for _ in range(5):
         EnterpriseFactory(town=region_tree.town_a1, category=Category.TIGHTENED)
-    plan = plan_create(
+    return plan_create(
         name="2026 年度监督抽查",
         scope=county,
         period_start=dt.date(2026, 1, 1),
@@ -62,6 +61,14 @@ def test_an_approved_plan_is_dispatched_by_a_worker_and_every_officer_gets_a_sig
         batch_budget=10,
         created_by=chief,
     )
+
+
+def test_an_approved_plan_is_dispatched_by_a_worker_and_every_officer_gets_a_signed_message(region_tree, settings, tmp_path):
+    require_postgres()
+    broker = require_redis()
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    county = region_tree.county_a
+    plan = county_plan(region_tree)
     expected_messages = 2 * len(plan_preview(plan).staffing.officers)
     assert expected_messages == 10
 

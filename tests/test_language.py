@@ -71,7 +71,7 @@ ENGLISH = re.compile(r"\b[A-Za-z][a-z]+(?: [A-Za-z][a-z]+)+\b")  # two English w
 # and method names, django-celery-beat's crontab notation and the names of the beat's periodic tasks (data).
 ENGLISH_ALLOWED = re.compile(
     r"@|\.csv|Excel|CSV|DingTalk|Webhook|JQS-|SHA-256|system defaults|Celery|Asia/|Etc/|\(m/h/dM/MY/d\)|"
-    r"daily overdue check|nightly pipeline"
+    r"daily overdue check|nightly pipeline|requeue what the broker missed"
 )
 # Chinese terms the English method texts keep beside their translation, as the published method names them.
 GLOSSES = {"双随机", "风险评分", "一公开", "一码", "一图", "一指数", "生产许可证", "系统默认值"}  # and the defaults' bilingual reason

@@ -12,7 +12,7 @@ def test_a_task_is_queued_by_name_only_when_the_transaction_commits(django_captu
     from inspections import tasks
 
     sent = []
-    monkeypatch.setattr(tasks.send_notification, "apply_async", lambda args: sent.append(args))
+    monkeypatch.setattr(tasks.send_notification, "apply_async", lambda args, **options: sent.append(args))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         queue_each_on_commit("inspections.tasks.send_notification", [(1,), (2,)])
     assert sent == [] and len(callbacks) == 1

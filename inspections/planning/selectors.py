@@ -1,13 +1,15 @@
+import datetime as dt
 import gzip
 from dataclasses import dataclass
 
 from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.tabular import ExportField
 from enterprises.selectors import enterprises_within
 
-from ..models import DrawArm, InspectionPlan, InspectionTask, Notification, NotificationStatus, PlanPopulation, TaskKind
+from ..models import DrawArm, InspectionPlan, InspectionTask, Notification, NotificationStatus, PlanPopulation, PlanStatus, TaskKind
 from .assignment import Staffing, assign_officers
 from .draw import DRAW_METHOD_PPS, Candidate, Draw, draw_targets, plan_draw, population_csv, population_from_csv
 
@@ -98,3 +100,10 @@ def plan_notifications(plan, *, limit: int = 100) -> tuple[list[Notification], d
         .order_by(order, "-created_at", "-id")[:limit]
     )
     return list(rows), counts
+
+
+def plans_awaiting_dispatch(*, older_than: dt.timedelta) -> list[int]:
+    """Plans approved longer ago than ``older_than`` and still not dispatched: their dispatch never reached a
+    worker (the broker was down at approval) or its worker died; dispatching is idempotent, so queue it again."""
+    cutoff = timezone.now() - older_than
+    return list(InspectionPlan.objects.filter(status=PlanStatus.APPROVED, approved_at__lt=cutoff).values_list("pk", flat=True))

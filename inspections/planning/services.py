@@ -18,11 +18,21 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from common.queue import queue_on_commit
+from common.queue import queue_each_on_commit, queue_on_commit
 from enterprises.models import DRAW_RATIO_FIELDS, SupervisionPolicy
 from regions.models import Level, Region, RegionSnapshot
 
-from ..models import InspectionPlan, InspectionTask, Notification, PlanPopulation, PlanStatus, TaskAssignment, TaskKind, TaskStatus
+from ..models import (
+    InspectionPlan,
+    InspectionTask,
+    Notification,
+    NotificationStatus,
+    PlanPopulation,
+    PlanStatus,
+    TaskAssignment,
+    TaskKind,
+    TaskStatus,
+)
 from ..notifications import channel_for, unsent
 from ..scoring.selectors import adopted_risk_model
 from .draw import (
@@ -184,3 +194,19 @@ def plan_dispatch(*, plan_id: int) -> list[int]:
             plan.dispatched_at = timezone.now()
             plan.save(update_fields=["status", "dispatched_at"])
     return list(unsent(Notification.objects.filter(task__plan=plan)).values_list("id", flat=True))
+
+
+@transaction.atomic
+def plan_notifications_resend(*, plan: InspectionPlan) -> int:
+    """A supervisor sends a plan's failed notifications again (the task's own retries have run out, or DingTalk was
+    fixed meanwhile): each goes back to pending and is queued once this commits; how many. One that fails again is
+    marked failed again with its new error; one sent meanwhile by a late retry is not sent twice (its claim)."""
+    failed = list(
+        Notification.objects.select_for_update()
+        .filter(task__plan=plan, status=NotificationStatus.FAILED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    Notification.objects.filter(pk__in=failed).update(status=NotificationStatus.PENDING)
+    queue_each_on_commit("inspections.tasks.send_notification", [(pk,) for pk in failed])
+    return len(failed)

@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from common.views import refusal_show
@@ -19,7 +20,7 @@ from ..models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, Notific
 from .assignment import officers_named
 from .draw import draw_method_description
 from .selectors import plan_notifications, plan_preview
-from .services import plan_approve, plan_create
+from .services import plan_approve, plan_create, plan_notifications_resend
 
 APPROVAL_CONFIRMATION = "dispatch"  # the value of the approval form's confirmation box
 
@@ -138,4 +139,14 @@ def plan_approve_view(request, pk):
         refusal_show(request, error)
     else:
         messages.success(request, _("Plan approved: the tasks are being dispatched and the officers notified."))
+    return redirect("inspections:plan-detail", pk=plan.pk)
+
+
+@require_POST
+@role_required(*SUPERVISORY_ROLES)
+def plan_notifications_resend_view(request, pk):
+    plan = get_object_or_404(plans_for(request), pk=pk)
+    resent = plan_notifications_resend(plan=plan)
+    said = ngettext("%(n)d failed notification is being sent again.", "%(n)d failed notifications are being sent again.", resent)
+    messages.success(request, said % {"n": resent})
     return redirect("inspections:plan-detail", pk=plan.pk)

@@ -1,0 +1,121 @@
+"""Fault drill: Redis stopped while a supervisor approves a plan, then started again (empty, as this deployment's
+Redis keeps nothing on disk). The approval answers and stays; the dispatch it queued never reached the broker; the
+beat's sweep queues it again once Redis answers, and a real worker dispatches the plan and sends every officer's
+message exactly once — however often the sweep runs. Real processes: a Redis of this test's own (the shared one
+is not stopped), a Celery worker and the approving process, on the PostgreSQL test database.
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from inspections.models import Channel, Notification, NotificationSetting, NotificationStatus, PlanStatus
+
+from .services import _unavailable, require_postgres, shared_database_url
+from .test_celery_integration import ROOT, start_worker, wait_until_ready
+from .test_dispatch_celery import APPROVE, county_plan, wait_for
+from .test_notifications import DingTalkRobot
+
+pytestmark = [pytest.mark.services, pytest.mark.real_clock, pytest.mark.django_db(transaction=True)]
+
+SECRET = "SECdrill0123456789"
+SWEEP = """
+from inspections.tasks import requeue_unqueued
+print("swept", requeue_unqueued.delay().get(timeout=60))
+"""
+
+
+class OwnRedis:
+    """A redis-server on a free port of loopback, stopped and started again on the same port."""
+
+    def __init__(self, log):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.log, self.process = log, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return
+            time.sleep(0.1)
+        pytest.fail(f"redis-server did not start: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def manage_shell(env: dict, script: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_redis_stopped_while_a_plan_is_approved_loses_nothing_and_sends_nothing_twice(region_tree, settings, tmp_path):
+    require_postgres()
+    if not any(os.access(os.path.join(path, "redis-server"), os.X_OK) for path in os.environ["PATH"].split(os.pathsep)):
+        _unavailable("needs redis-server")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    county = region_tree.county_a
+    plan = county_plan(region_tree)
+    redis = OwnRedis(tmp_path / "redis.log")
+    redis.start()
+    with DingTalkRobot(SECRET) as robot:
+        NotificationSetting.objects.create(bureau=county, channel=Channel.DINGTALK, webhook_url=robot.url, secret=SECRET)
+        env = {
+            **os.environ,
+            "DATABASE_URL": shared_database_url(),
+            "CELERY_BROKER_URL": redis.url,
+            "CELERY_TASK_DEFAULT_QUEUE": f"jqs-drill-{uuid.uuid4().hex[:8]}",
+            "REQUEUE_AFTER_SECONDS": "0",  # the sweep takes what it finds at once (its wait is tested in test_requeue)
+        }
+        log_path = tmp_path / "worker.log"
+        worker = start_worker(env, log_path)
+        try:
+            wait_until_ready(log_path, worker)
+            redis.stop()
+            approve = manage_shell(env, APPROVE.format(plan_id=plan.pk))
+            assert approve.returncode == 0 and "approved" in approve.stdout, approve.stderr
+            assert "left for the sweep" in approve.stderr  # logged, not raised
+            plan.refresh_from_db()
+            assert plan.status == PlanStatus.APPROVED and not plan.tasks.exists()
+
+            redis.start()  # empty: the dispatch message is gone for good, only the plan's state tells
+            swept = manage_shell(env, SWEEP)
+            assert swept.returncode == 0, swept.stderr + log_path.read_text()[-3000:]
+            assert "'plans': 1" in swept.stdout, swept.stdout
+
+            def all_sent() -> bool:
+                sent = Notification.objects.filter(task__plan=plan, status=NotificationStatus.SENT).count()
+                return sent == 10 and len(robot.received) >= 10
+
+            delivered = wait_for(all_sent, seconds=90)
+            again = manage_shell(env, SWEEP)  # the next sweeps find nothing left
+            assert "{'plans': 0, 'notifications': 0}" in again.stdout, again.stdout + again.stderr
+            time.sleep(1)  # anything sent twice would arrive now
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+            with contextlib.suppress(Exception):
+                redis.stop()
+
+    log = log_path.read_text()
+    assert delivered, f"received {len(robot.received)} of 10\n{log[-4000:]}"
+    assert len(robot.received) == 10 and robot.rejected == [], "one message per officer and task, none twice"
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.DISPATCHED and plan.tasks.count() == 5
+    assert set(Notification.objects.filter(task__plan=plan).values_list("attempts", flat=True)) == {1}
