@@ -122,7 +122,7 @@ ENTERPRISE_EXPORT = (
     ExportField("risk_class", "企业分类"),
     ExportField("max_grade", "最高产品风险等级"),
     ExportField("category", "监管类别"),
-    ExportField("classified_at", "分类时间"),
+    ExportField("town__parent__state_as_of__as_of", "分类截至日期"),  # the day the class and category are as of
     # Kept by the inspections app (the adopted model's score), read through the reverse relation; empty when unscored.
     ExportField("risk_score__probability", "风险评分"),
     ExportField("risk_score__model", "风险评分模型版本"),

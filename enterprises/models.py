@@ -227,6 +227,24 @@ class StateChange(models.Model):
         return str(STATE_LABELS.get(self.field, {}).get(self.new_value, self.new_value or "—"))
 
 
+class StateAsOf(models.Model):
+    """The day the classing and categorising rules were last applied to all of a county's enterprises (the
+    pipeline run as of that day, written by its categorising part): the date the enterprises' class, highest grade
+    and category are as of, which the enterprise export gives (a re-class of one enterprise after a new result is
+    newer still, and leaves this date as it is)."""
+
+    county = models.OneToOneField(Region, verbose_name=_("county"), primary_key=True, on_delete=models.CASCADE, related_name="state_as_of")
+    as_of = models.DateField(_("as of"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("classification date of a county")
+        verbose_name_plural = _("classification dates of the counties")
+
+    def __str__(self):
+        return f"{self.county} · {self.as_of:%Y-%m-%d}"
+
+
 class RiskReason(models.Model):
     """One reason an enterprise is classed as risk, rebuilt by the classification rule (kept, not guessed)."""
 

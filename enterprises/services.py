@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from products.models import Grade
-from regions.models import Region
+from regions.models import Level, Region
 from regions.periods import years_before
 
 from .models import (
@@ -20,6 +20,7 @@ from .models import (
     RiskClass,
     RiskEvent,
     RiskReason,
+    StateAsOf,
     StateChange,
     StateField,
     Status,
@@ -278,9 +279,22 @@ def enterprises_categorise(
             _category_changes_record(cursor, changes, as_of=as_of)
         cursor.execute(f"UPDATE {table} SET max_grade = c.top, category = c.new_category FROM {changes} c WHERE c.id = {table}.id")
         cursor.execute(f"DROP TABLE {changes}")
+    if enterprise_ids is None:
+        _state_as_of_record(as_of, county_id)
     if county_id is not None:  # a pipeline part: its own changes; the stage's join reports the totals
         return {"county": county_id, "changed": changed}
     return categorise_report(changed=changed)
+
+
+def _state_as_of_record(as_of: dt.date, county_id: int | None) -> None:
+    """The county (or every county with towns) has had its enterprises classed and categorised as of ``as_of``."""
+    if county_id is not None:
+        county_ids = [county_id]
+    else:
+        county_ids = Region.objects.filter(level=Level.COUNTY, children__isnull=False).distinct().values_list("pk", flat=True)
+    now = timezone.now()
+    rows = [StateAsOf(county_id=pk, as_of=as_of, computed_at=now) for pk in county_ids]
+    StateAsOf.objects.bulk_create(rows, update_conflicts=True, unique_fields=["county"], update_fields=["as_of", "computed_at"])
 
 
 def categorise_report(*, changed: int) -> dict:

@@ -246,3 +246,15 @@ def test_a_large_export_is_streamed_with_a_constant_number_of_queries(django_ass
     with django_assert_max_num_queries(3):
         call_command("export_data", "enterprises", str(tmp_path / "all.xlsx"), stdout=io.StringIO())
     assert len(sheet_rows((tmp_path / "all.xlsx").read_bytes())) == 3001
+
+
+def test_the_enterprise_export_gives_the_day_each_class_and_category_are_as_of(admin_client, two_counties, region_tree):
+    """The date the pipeline classed them as of (a run as of a past day says that day), for every enterprise —
+    not the wall-clock time of its last change, nor empty for one that never changed."""
+    export = reverse("admin:enterprises_enterprise_export")
+    assert set(column(sheet_rows(admin_client.get(export).content), "分类截至日期")) == {None}  # never classed yet
+    call_command("run_pipeline", "--as-of", "2012-08-31", stdout=io.StringIO())
+    call_command("run_pipeline", "--as-of", "2012-08-31", stdout=io.StringIO())  # again: nothing changes, the date holds
+    assert set(column(sheet_rows(admin_client.get(export).content), "分类截至日期")) == {dt.datetime(2012, 8, 31)}
+    call_command("run_pipeline", "--as-of", "2013-01-31", stdout=io.StringIO())
+    assert set(column(sheet_rows(admin_client.get(export).content), "分类截至日期")) == {dt.datetime(2013, 1, 31)}
