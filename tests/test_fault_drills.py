@@ -6,15 +6,29 @@ non-conforming check, twice (the phone's outbox sends again when it hears nothin
 task made, and the re-inspection's messages sent once Redis is back. Real processes: a Redis of this test's own
 (the shared one is not stopped), a Celery worker and the approving and submitting processes, on the PostgreSQL
 test database.
+
+And PostgreSQL restarted, first between requests, then for two seconds while three phones send checks to gunicorn
+(2 processes × 4 threads, a cluster of the test's own): no request fails after a quiet restart (connections are
+health-checked before reuse), what fails in the outage is sent again by the phone until answered, and each check
+is stored once with the confirmation it was first given.
 """
 
 import contextlib
+import http.cookiejar
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +165,226 @@ def test_redis_stopped_while_a_plan_is_approved_loses_nothing_and_sends_nothing_
     plan.refresh_from_db()
     assert plan.status == PlanStatus.DISPATCHED and plan.tasks.count() == 5
     assert set(Notification.objects.filter(task__plan=plan).values_list("attempts", flat=True)) == {1}
+
+
+# --- PostgreSQL restarted while inspectors submit checks ---------------------------------------------------------
+
+TASKS = 24
+SEED = """
+import datetime as dt, json
+from django.utils import timezone
+from inspections.models import ChecklistItem, DrawArm, InspectionTask, TaskAssignment
+from regions.models import Role
+from tests.factories import EnterpriseFactory, EnterpriseProductFactory, ProductFactory, StaffProfileFactory, TownFactory, UserFactory
+town = TownFactory()
+first, second = (
+    StaffProfileFactory(user=UserFactory(username=name), role=Role.INSPECTOR, jurisdiction=town.parent).user
+    for name in ("drill_first", "drill_second")
+)
+product = ProductFactory(name="皮革服装")
+item = ChecklistItem.objects.create(product=product, order=1, text="标志标识")
+tasks = []
+for _ in range({tasks}):
+    enterprise = EnterpriseFactory(town=town)
+    EnterpriseProductFactory(enterprise=enterprise, product=product)
+    task = InspectionTask.objects.create(
+        enterprise=enterprise, product=product, arm=DrawArm.RISK, reason="drill", due_date=timezone.localdate() + dt.timedelta(days=10)
+    )
+    TaskAssignment.objects.bulk_create([TaskAssignment(task=task, officer=o, position=n) for n, o in enumerate((first, second), 1)])
+    tasks.append(task.pk)
+print(json.dumps({{"tasks": tasks, "item": item.pk, "partner": second.pk, "today": timezone.localdate().isoformat()}}))
+"""
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of this test's own on a free loopback port (the suite's own database stays up)."""
+
+    def __init__(self):
+        self.binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        self.data = Path(tempfile.mkdtemp(prefix="jqs-drill-pg-"))  # not under pytest's root-only tmp_path
+        shutil.chown(self.data, "postgres")
+        self.port = free_port()
+        self.pg_ctl = ("runuser", "-u", "postgres", "--", str(self.binaries / "pg_ctl"), "-D", str(self.data))
+
+    def url(self, name: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def init(self) -> None:
+        run("runuser", "-u", "postgres", "--", str(self.binaries / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        run(*self.pg_ctl, "-o", options, "-l", str(self.data / "server.log"), "-w", "start")
+
+    def stop(self) -> None:
+        run(*self.pg_ctl, "-m", "fast", "-w", "stop", check=False)
+
+    def remove(self) -> None:
+        run(*self.pg_ctl, "-m", "immediate", "stop", check=False)
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+def run(*command: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Phone:
+    """An inspector's phone as the outbox drives it: logged in, each check sent until the server confirms it (a
+    2xx), again and again through server errors and refused connections, with the same submission key."""
+
+    def __init__(self, base: str, username: str):
+        self.base, self.jar = base, http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.statuses: list[object] = []
+        self.opener.open(f"{base}/accounts/login/", timeout=10).read()
+        form = urllib.parse.urlencode({"username": username, "password": "correct horse battery staple", "csrfmiddlewaretoken": self.csrf})
+        self.opener.open(urllib.request.Request(f"{base}/accounts/login/", data=form.encode(), headers=self.headers()), timeout=10)
+
+    @property
+    def csrf(self) -> str:
+        return next(cookie.value for cookie in self.jar if cookie.name == "csrftoken")
+
+    def headers(self) -> dict:
+        return {"X-CSRFToken": self.csrf, "Referer": f"{self.base}/"}
+
+    def send_until_confirmed(self, body: dict, deadline: float) -> dict:
+        data = json.dumps(body).encode()
+        while time.monotonic() < deadline:
+            request = urllib.request.Request(
+                f"{self.base}/api/field/checks/", data=data, headers={**self.headers(), "Content-Type": "application/json"}
+            )
+            try:
+                with self.opener.open(request, timeout=10) as answer:
+                    self.statuses.append(answer.status)
+                    return json.loads(answer.read())
+            except urllib.error.HTTPError as error:
+                self.statuses.append(error.code)
+                if error.code < 500:
+                    raise AssertionError(f"refused: {error.code} {error.read()[:500]!r}") from None
+            except OSError as error:  # refused or reset while the server or its database is away
+                self.statuses.append(type(error).__name__)
+            time.sleep(0.2)
+        raise AssertionError(f"not confirmed in time: {self.statuses[-10:]}")
+
+
+def test_postgresql_restarted_while_checks_are_submitted_stores_each_once_and_fails_only_during_the_outage(tmp_path):
+    if os.environ.get("REQUIRE_SERVICES") != "1":
+        pytest.skip("the PostgreSQL drill runs with REQUIRE_SERVICES=1 (.ci/run's services step): it starts a cluster of its own")
+    if os.geteuid() != 0 or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        _unavailable("needs root and PostgreSQL's server binaries (/usr/lib/postgresql/*/bin)")
+    postgres = OwnPostgres()
+    server = None
+    try:
+        postgres.init()
+        postgres.start()
+        run(*postgres.pg_ctl[:4], str(postgres.binaries / "createdb"), "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "jqs")
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": postgres.url("jqs"),
+            "CELERY_BROKER_URL": "",
+            "DEBUG": "false",
+            "HTTPS": "false",
+            "SECRET_KEY": "drill-" + uuid.uuid4().hex,
+            "PYTHONUNBUFFERED": "1",
+        }
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=600)
+        seeded = manage_shell(env, SEED.format(tasks=TASKS))
+        assert seeded.returncode == 0, seeded.stderr
+        world = json.loads(seeded.stdout.strip().splitlines()[-1])
+        command = [sys.executable, "-m", "gunicorn", "jiaxing_qs.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread"]
+        server = subprocess.Popen(
+            [*command, "--threads", "4", "--log-level", "warning"],
+            cwd=ROOT,
+            env=env,
+            stdout=(tmp_path / "gunicorn.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/accounts/login/", timeout=2):
+                break
+            assert time.monotonic() < deadline and server.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            time.sleep(0.3)
+
+        phones = [Phone(base, "drill_first") for _ in range(3)]  # three of the first officer's sessions, in turn
+        keys = {task: str(uuid.uuid4()) for task in world["tasks"]}
+        confirmations, outage = {}, {}
+        finish = time.monotonic() + 240
+
+        def body(task: int) -> dict:
+            return {
+                "submission_key": keys[task], "task": task, "conclusion": "conforming",
+                "items": [{"item": world["item"], "outcome": "conforming", "note": ""}], "co_inspector": world["partner"],
+                "checked_on": world["today"], "lat": 30.5, "lon": 120.7, "accuracy": 12, "position_source": "gps", "note": "", "photos": [],
+            }  # fmt: skip
+
+        def submit(tasks: list[int], phone: Phone) -> None:
+            for task in tasks:
+                confirmations[task] = phone.send_until_confirmed(body(task), finish)
+
+        # 1. A restart between requests (nothing in flight) costs no request: each worker thread's connection
+        # is checked before it is used again, not found dead by the next phone's check.
+        quiet, loud = world["tasks"][:8], world["tasks"][8:]
+        for n, task in enumerate(quiet[:4]):
+            submit([task], phones[n % 3])
+        postgres.stop()
+        postgres.start()
+        sent_before = [len(phone.statuses) for phone in phones]
+        for n, task in enumerate(quiet[4:]):
+            submit([task], phones[n % 3])
+        after_quiet_restart = [phone.statuses[before:] for phone, before in zip(phones, sent_before, strict=True)]
+
+        # 2. PostgreSQL away for two seconds while three phones send: what fails is sent again until answered.
+        def restart() -> None:
+            while len(confirmations) < len(quiet) + 4:
+                time.sleep(0.05)
+            outage["stopped"] = len(confirmations)
+            postgres.stop()
+            time.sleep(2)  # the phones keep sending meanwhile
+            postgres.start()
+            outage["started"] = len(confirmations)
+
+        threads = [threading.Thread(target=submit, args=(loud[n::3], phone)) for n, phone in enumerate(phones)]
+        threads.append(threading.Thread(target=restart))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        # Again after the restart, as a phone that never heard the answer: the same confirmations, nothing new.
+        again = {task: phones[0].send_until_confirmed(body(task), time.monotonic() + 30) for task in world["tasks"]}
+        stored = manage_shell(
+            env,
+            "import json\nfrom inspections.models import CheckResult\n"
+            "print(json.dumps(sorted([t, str(k)] for t, k in CheckResult.objects.values_list('task_id', 'submission_key'))))",
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        postgres.remove()
+
+    log = (tmp_path / "gunicorn.log").read_text()[-3000:]
+    statuses = [phone.statuses for phone in phones]
+    assert set(confirmations) == set(world["tasks"]), statuses
+    assert {task: answer["number"] for task, answer in again.items()} == {task: answer["number"] for task, answer in confirmations.items()}
+    assert not any(answer["created"] for answer in again.values())  # every key answered with its first result
+    rows = json.loads(stored.stdout.strip().splitlines()[-1])
+    assert sorted(map(tuple, rows)) == sorted(keys.items()), "each check stored once, none lost"
+    assert [status for sent in after_quiet_restart for status in sent] == [201] * 4, after_quiet_restart  # each answered at once
+    assert 0 < outage["stopped"] < TASKS, outage
+    assert any(status not in (200, 201) for sent in statuses for status in sent), "the drill must catch requests in the outage"
+    for sent in statuses:
+        # Once a phone is answered after the outage, it is answered every time: no worker thread reuses a
+        # connection the restart killed (CONN_HEALTH_CHECKS).
+        failed = [n for n, status in enumerate(sent) if status not in (200, 201)]
+        if failed:
+            recovered = next(n for n in range(failed[0], len(sent)) if sent[n] in (200, 201))
+            assert all(status in (200, 201) for status in sent[recovered:]), (sent, log)
