@@ -5,41 +5,24 @@ it is); backwards removes the periodic task and the schedule when nothing else u
 """
 
 from django.db import migrations
-from django.utils import timezone
+
+from common.beat_schedules import periodic_task_create, periodic_task_remove
 
 TASK_NAME = "inspections: daily overdue check"
 TASK_PATH = "inspections.tasks.daily_check"
 SCHEDULE = {"minute": "30", "hour": "1", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*", "timezone": "Asia/Shanghai"}
-
-
-def _schedules_changed(apps):
-    # Historical models send no signals: tell a running beat that its schedule changed, as the admin would.
-    apps.get_model("django_celery_beat", "PeriodicTasks").objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+DESCRIPTION = (
+    "Flags overdue tasks and rectification orders, reminds officers, escalates missed second "
+    "re-inspections (SAMR Order 18). Idempotent: running it twice a day changes nothing."
+)
 
 
 def create_schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab = CrontabSchedule.objects.filter(**SCHEDULE).first() or CrontabSchedule.objects.create(**SCHEDULE)
-    PeriodicTask.objects.get_or_create(
-        name=TASK_NAME,
-        defaults={
-            "task": TASK_PATH,
-            "crontab": crontab,
-            "enabled": True,
-            "description": "Flags overdue tasks and rectification orders, reminds officers, escalates missed second "
-            "re-inspections (SAMR Order 18). Idempotent: running it twice a day changes nothing.",
-        },
-    )
-    _schedules_changed(apps)
+    periodic_task_create(apps, name=TASK_NAME, task=TASK_PATH, description=DESCRIPTION, crontab=SCHEDULE)
 
 
 def remove_schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name=TASK_NAME).delete()
-    CrontabSchedule.objects.filter(**SCHEDULE, periodictask__isnull=True).delete()
-    _schedules_changed(apps)
+    periodic_task_remove(apps, name=TASK_NAME, crontab=SCHEDULE)
 
 
 class Migration(migrations.Migration):

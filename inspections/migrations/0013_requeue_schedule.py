@@ -6,41 +6,24 @@ is); backwards removes the periodic task and the interval when nothing else uses
 """
 
 from django.db import migrations
-from django.utils import timezone
+
+from common.beat_schedules import periodic_task_create, periodic_task_remove
 
 TASK_NAME = "inspections: requeue what the broker missed"
 TASK_PATH = "inspections.tasks.requeue_unqueued"
 INTERVAL = {"every": 5, "period": "minutes"}
-
-
-def _schedules_changed(apps):
-    # Historical models send no signals: tell a running beat that its schedule changed, as the admin would.
-    apps.get_model("django_celery_beat", "PeriodicTasks").objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+DESCRIPTION = (
+    "Queues again the plan dispatches and notifications whose message never reached a worker "
+    "(Redis down when they were queued) or was lost with a dead worker. Idempotent: nothing is sent twice."
+)
 
 
 def create_schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    interval = IntervalSchedule.objects.filter(**INTERVAL).first() or IntervalSchedule.objects.create(**INTERVAL)
-    PeriodicTask.objects.get_or_create(
-        name=TASK_NAME,
-        defaults={
-            "task": TASK_PATH,
-            "interval": interval,
-            "enabled": True,
-            "description": "Queues again the plan dispatches and notifications whose message never reached a worker "
-            "(Redis down when they were queued) or was lost with a dead worker. Idempotent: nothing is sent twice.",
-        },
-    )
-    _schedules_changed(apps)
+    periodic_task_create(apps, name=TASK_NAME, task=TASK_PATH, description=DESCRIPTION, interval=INTERVAL)
 
 
 def remove_schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name=TASK_NAME).delete()
-    IntervalSchedule.objects.filter(**INTERVAL, periodictask__isnull=True).delete()
-    _schedules_changed(apps)
+    periodic_task_remove(apps, name=TASK_NAME, interval=INTERVAL)
 
 
 class Migration(migrations.Migration):
