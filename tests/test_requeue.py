@@ -51,11 +51,13 @@ def test_approving_while_the_broker_is_down_answers_and_keeps_the_approval(appro
     assert plan.status == PlanStatus.APPROVED and not plan.tasks.exists()
 
 
-def test_the_sweep_dispatches_a_plan_the_broker_missed_once_it_has_waited(approved_while_down, targets, clock, settings):  # noqa: F811
+def test_the_sweep_dispatches_a_plan_the_broker_missed_once_it_has_waited(client, approved_while_down, targets, clock, settings):  # noqa: F811
     plan, _answer, _refused = approved_while_down
     assert requeue_unqueued() == {"plans": 0, "notifications": 0}  # just approved: its dispatch may be on its way
+    assert 'data-testid="dispatch-waiting"' not in client.get(f"/plans/{plan.pk}/").content.decode()
 
     clock.shift(dt.timedelta(seconds=settings.REQUEUE_AFTER_SECONDS + 1))
+    assert 'data-testid="dispatch-waiting"' in client.get(f"/plans/{plan.pk}/").content.decode()  # the supervisor is told
     assert requeue_unqueued()["plans"] == 1
     plan.refresh_from_db()
     assert plan.status == PlanStatus.DISPATCHED and plan.tasks.count() == len(targets)

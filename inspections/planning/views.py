@@ -1,6 +1,9 @@
 """Supervisors' plan pages: list, create, preview the draw, approve (which dispatches), follow up."""
 
+import datetime as dt
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
@@ -19,7 +22,7 @@ from regions.selectors import within, without_boundaries
 from ..models import SCORE_FLOOR_SHARE_DEFAULT, DrawArm, InspectionPlan, NotificationStatus, PlanStatus, TaskStatus, stratum_label
 from .assignment import officers_named
 from .draw import draw_method_description
-from .selectors import plan_notifications, plan_preview
+from .selectors import plan_notifications, plan_preview, plans_awaiting_dispatch
 from .services import plan_approve, plan_create, plan_notifications_resend
 
 APPROVAL_CONFIRMATION = "dispatch"  # the value of the approval form's confirmation box
@@ -114,7 +117,10 @@ def plan_detail(request, pk):
             .order_by("arm", "stratum", "draw_rank"),
         }
         notifications, counts = plan_notifications(plan)
+        waited = dt.timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
         context |= {
+            # approved a while ago and still not dispatched: the task queue did not take it (the sweep retries)
+            "dispatch_waiting": plan.status == PlanStatus.APPROVED and plan.pk in plans_awaiting_dispatch(older_than=waited),
             "notifications": notifications,
             "notification_counts": [
                 (NotificationStatus(status).label, counts[status]) for status in NotificationStatus if counts.get(status)
