@@ -45,9 +45,10 @@ class NotificationError(Exception):
         self.permanent = permanent
 
 
-# Longer than any send can take (the HTTP and SMTP timeouts are seconds), short enough to recover soon from a
-# worker killed mid-send.
-SEND_LEASE = dt.timedelta(minutes=5)
+def send_lease() -> dt.timedelta:
+    """Longer than any send can take (the HTTP and SMTP timeouts are seconds), short enough to recover soon from a
+    worker killed mid-send (NOTIFICATION_SEND_LEASE_SECONDS)."""
+    return dt.timedelta(seconds=settings.NOTIFICATION_SEND_LEASE_SECONDS)
 
 
 def dingtalk_signature(secret: str, timestamp_ms: int) -> str:
@@ -171,7 +172,7 @@ def setting_for(region: Region | None) -> NotificationSetting | None:
 def unsent(notifications):
     """Notifications still to send: pending, failed, or claimed by a worker that has not finished within the lease
     (it died mid-send)."""
-    stale = timezone.now() - SEND_LEASE
+    stale = timezone.now() - send_lease()
     return notifications.filter(
         Q(status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED]) | Q(status=NotificationStatus.SENDING, claimed_at__lt=stale)
     )
@@ -191,7 +192,7 @@ def notification_send(*, notification_id: int) -> str:
 
     The send is claimed first (status "sending", under a row lock): a second task for the same notification —
     a dispatch re-run while this one is in flight — finds the claim and sends nothing. A claim older than
-    SEND_LEASE belongs to a worker that died mid-send and may be taken over.
+    the send lease belongs to a worker that died mid-send and may be taken over.
     """
     with transaction.atomic():
         notification = Notification.objects.select_for_update().select_related("recipient").get(pk=notification_id)

@@ -144,6 +144,9 @@ FEEDBACK_RECOLOUR_DELAY = envint("FEEDBACK_RECOLOUR_DELAY", 30)
 # Work whose message never reached the broker (Redis down when it was queued) is queued again by the beat's sweep
 # (inspections.tasks.requeue_unqueued) once it has waited this many seconds.
 REQUEUE_AFTER_SECONDS = envint("REQUEUE_AFTER_SECONDS", 300)
+# A notification claimed for sending this long ago and not marked sent belongs to a worker that died mid-send:
+# another may send it (once more, if the dead one's message had reached DingTalk: at least once, never lost).
+NOTIFICATION_SEND_LEASE_SECONDS = envint("NOTIFICATION_SEND_LEASE_SECONDS", 300)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

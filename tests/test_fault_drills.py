@@ -1,4 +1,6 @@
-"""Fault drill: Redis stopped while a supervisor approves a plan, then started again (empty, as this deployment's
+"""Fault drills.
+
+Redis stopped while a supervisor approves a plan, then started again (empty, as this deployment's
 Redis keeps nothing on disk). The approval answers and stays; the dispatch it queued never reached the broker; the
 beat's sweep queues it again once Redis answers, and a real worker dispatches the plan and sends every officer's
 message exactly once — however often the sweep runs. Then Redis is stopped again while an inspector submits a
@@ -11,6 +13,9 @@ And PostgreSQL restarted, first between requests, then for two seconds while thr
 (2 processes × 4 threads, a cluster of the test's own): no request fails after a quiet restart (connections are
 health-checked before reuse), what fails in the outage is sent again by the phone until answered, and each check
 is stored once with the confirmation it was first given.
+
+And a worker killed (SIGKILL) while it sends a plan's messages: another worker and the sweep send the rest once the
+dead worker's claim has lapsed; every officer's message arrives, none twice but possibly the one in flight.
 """
 
 import contextlib
@@ -18,6 +23,7 @@ import http.cookiejar
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -388,3 +394,74 @@ def test_postgresql_restarted_while_checks_are_submitted_stores_each_once_and_fa
         if failed:
             recovered = next(n for n in range(failed[0], len(sent)) if sent[n] in (200, 201))
             assert all(status in (200, 201) for status in sent[recovered:]), (sent, log)
+
+
+# --- A worker killed while it sends a plan's messages -------------------------------------------------------------
+
+
+class SlowRobot(DingTalkRobot):
+    """DingTalk's robot answering each message a second after it has taken it (as on a slow link), so that a worker
+    can be killed while it waits for an answer."""
+
+    def verify(self, path: str, content_type: str, body: bytes) -> dict:
+        answer = super().verify(path, content_type, body)
+        time.sleep(1)
+        return answer
+
+
+def test_a_worker_killed_while_it_sends_a_plans_messages_leaves_none_unsent_and_at_most_the_one_in_flight_twice(
+    region_tree, settings, tmp_path
+):
+    require_postgres()
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    plan = county_plan(region_tree)
+    redis = OwnRedis(tmp_path / "redis.log")
+    redis.start()
+    workers = []
+    with SlowRobot(SECRET) as robot:
+        NotificationSetting.objects.create(bureau=region_tree.county_a, channel=Channel.DINGTALK, webhook_url=robot.url, secret=SECRET)
+        env = {
+            **os.environ,
+            "DATABASE_URL": shared_database_url(),
+            "CELERY_BROKER_URL": redis.url,
+            "CELERY_TASK_DEFAULT_QUEUE": f"jqs-kill-{uuid.uuid4().hex[:8]}",
+            "REQUEUE_AFTER_SECONDS": "0",
+            "NOTIFICATION_SEND_LEASE_SECONDS": "3",  # a claim older than this belongs to a dead worker
+            "CELERY_VISIBILITY_TIMEOUT": "5",  # the dead worker's unacknowledged message goes to another after this
+        }
+        try:
+            workers.append(start_worker(env, tmp_path / "worker1.log"))
+            wait_until_ready(tmp_path / "worker1.log", workers[0])
+            approve = manage_shell(env, APPROVE.format(plan_id=plan.pk))
+            assert approve.returncode == 0, approve.stderr
+            assert wait_for(lambda: len(robot.received) >= 3, seconds=60), (tmp_path / "worker1.log").read_text()[-3000:]
+            os.kill(workers[0].pid, signal.SIGKILL)  # in the middle of sending: one message taken, not yet answered
+            workers[0].wait(timeout=10)
+            in_flight = Notification.objects.filter(task__plan=plan, status=NotificationStatus.SENDING).count()
+
+            workers.append(start_worker(env, tmp_path / "worker2.log"))
+            wait_until_ready(tmp_path / "worker2.log", workers[1])
+            time.sleep(4)  # past the send lease
+            swept = manage_shell(env, SWEEP)
+            assert swept.returncode == 0, swept.stderr
+
+            def all_sent() -> bool:
+                return Notification.objects.filter(task__plan=plan, status=NotificationStatus.SENT).count() == 10
+
+            delivered = wait_for(all_sent, seconds=120)
+            time.sleep(6)  # past the visibility timeout: the dead worker's own message is delivered again, and finds it sent
+        finally:
+            for worker in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    worker.kill()
+                worker.wait(timeout=30)
+            redis.stop()
+
+    logs = "".join((tmp_path / f"worker{n}.log").read_text()[-2000:] for n in (1, 2))
+    assert delivered, logs
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.DISPATCHED and plan.tasks.count() == 5  # the dispatch made its tasks once
+    titles = [(message["markdown"]["title"], message["markdown"]["text"]) for message in robot.received]
+    assert len(set(titles)) == 10, "every officer's message arrived"
+    assert in_flight == 1, "killed while a message was in flight (claimed, sent, not yet answered)"
+    assert len(titles) - len(set(titles)) <= 1, "none twice but the one in flight at the kill (at least once, never lost)"

@@ -23,13 +23,13 @@ from django.utils import timezone
 
 from inspections.models import Channel, DrawArm, InspectionTask, Notification, NotificationSetting, NotificationStatus
 from inspections.notifications import (
-    SEND_LEASE,
     DingTalkBackend,
     NotificationError,
     channel_for,
     dingtalk_signature,
     dingtalk_signed_url,
     notification_send,
+    send_lease,
     setting_for,
     unsent,
 )
@@ -384,7 +384,7 @@ def test_a_claim_older_than_the_lease_is_taken_over(robot, county, task, inspect
     """The worker that claimed it died mid-send: after the lease the notification is sent (once)."""
     dingtalk(county, robot.url)
     notification = notification_for(task, inspector)
-    died_at = timezone.now() - SEND_LEASE - dt.timedelta(seconds=1)
+    died_at = timezone.now() - send_lease() - dt.timedelta(seconds=1)
     Notification.objects.filter(pk=notification.pk).update(status=NotificationStatus.SENDING, claimed_at=died_at, attempts=1)
 
     assert list(unsent(Notification.objects.all())) == [notification]
