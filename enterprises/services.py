@@ -8,8 +8,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from products.models import Grade
-from regions.models import Level, Region
+from regions.models import Region
 from regions.periods import years_before
+from regions.selectors import counties_with_towns
 
 from .models import (
     NO_RISK_EVENT,
@@ -288,10 +289,7 @@ def enterprises_categorise(
 
 def _state_as_of_record(as_of: dt.date, county_id: int | None) -> None:
     """The county (or every county with towns) has had its enterprises classed and categorised as of ``as_of``."""
-    if county_id is not None:
-        county_ids = [county_id]
-    else:
-        county_ids = Region.objects.filter(level=Level.COUNTY, children__isnull=False).distinct().values_list("pk", flat=True)
+    county_ids = [county_id] if county_id is not None else counties_with_towns()
     now = timezone.now()
     rows = [StateAsOf(county_id=pk, as_of=as_of, computed_at=now) for pk in county_ids]
     StateAsOf.objects.bulk_create(rows, update_conflicts=True, unique_fields=["county"], update_fields=["as_of", "computed_at"])

@@ -37,8 +37,9 @@ from inspections.spotchecks.services import products_failure_rates_refresh, risk
 from jiaxing_qs.models import PipelineRun, PipelineStep, StageName, StepState
 from products.models import GradingPolicy
 from products.services import products_grade
-from regions.models import ColourThresholds, IndexWeights, Level, Region
+from regions.models import ColourThresholds, IndexWeights
 from regions.periods import months_before, period_of
+from regions.selectors import counties_with_towns
 from regions.services import region_indexes_update, region_snapshots_update
 
 
@@ -149,7 +150,7 @@ def join_stage(name: str, as_of: dt.date, parts: list[dict]) -> dict:
 
 def stage_parts() -> list[int]:
     """The county-level divisions a split stage is cut into: those with towns (every enterprise is in a town)."""
-    return list(Region.objects.filter(level=Level.COUNTY, children__isnull=False).distinct().order_by("code").values_list("pk", flat=True))
+    return counties_with_towns()
 
 
 def month_ends_before(day: dt.date, months: int) -> list[dt.date]:

@@ -68,6 +68,12 @@ def without_boundaries(queryset: QuerySet, *paths: str) -> QuerySet:
     return queryset.defer(*(f"{path}__{field}" if path else field for path in paths for field in BOUNDARY_FIELDS))
 
 
+def counties_with_towns() -> list[int]:
+    """The county-level divisions holding towns (every enterprise is in a town), by code: the parts the pipeline's
+    split stages are cut into, and the counties a run over all enterprises has classed."""
+    return list(Region.objects.filter(level=Level.COUNTY, children__isnull=False).distinct().order_by("code").values_list("pk", flat=True))
+
+
 def lies_within(division: Region | None, jurisdiction: Region) -> bool:
     """``within`` for one division at hand: it is the jurisdiction or lies inside it."""
     return division is not None and division.code.startswith(code_prefix(jurisdiction.code))
